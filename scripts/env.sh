@@ -1,0 +1,18 @@
+# Sourced by the entry scripts: activate the project's environment, installing it on first use.
+# Keeps an already-active virtualenv/conda env (cluster users) and never reinstalls a working one.
+_repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ -z "${VIRTUAL_ENV:-}" && -z "${CONDA_PREFIX:-}" && -x "$_repo_root/.venv/bin/python" ]]; then
+    # shellcheck disable=SC1091
+    source "$_repo_root/.venv/bin/activate"
+fi
+if ! python -c "import teamlora, llava, transformers" >/dev/null 2>&1; then
+    bash "$_repo_root/scripts/install.sh"
+    if [[ -z "${VIRTUAL_ENV:-}" && -z "${CONDA_PREFIX:-}" ]]; then
+        # shellcheck disable=SC1091
+        source "$_repo_root/.venv/bin/activate"
+    fi
+fi
+# Tiny models on few cores: one thread avoids oversubscription (override for real runs).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+export TOKENIZERS_PARALLELISM="${TOKENIZERS_PARALLELISM:-false}"
+cd "$_repo_root"

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The project's test suite: the quick tests and the slow ones (multi-process DeepSpeed,
+# end-to-end pipeline). `python -m pytest` alone runs only the quick ones.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+python -m pytest -m "slow or not slow" "$@"

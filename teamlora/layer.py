@@ -1,0 +1,173 @@
+"""The adapted Linear: LoRA, MoELoRA, HydraLoRA and TeamLoRA behind one fused forward.
+
+Notation (DESIGN §2): x (..., d_in); shared/stacked A (a_rows x d_in); B = [B_1 .. B_k] (d_out x k*r);
+phi = router(x) (..., k) in float32; omega = M phi for TeamLoRA, phi otherwise.
+
+    y = W0 x + b + s * sum_i omega_i B_i z_i,   z = A dropout(x) split into k chunks z_i of size r
+      = W0 x + b + s * B (z * repeat_interleave(omega, r))        <- the fused form used by forward()
+
+HydraLoRA has one rank-r A shared by all experts, so z_i = z for every i (z is tiled k times).
+forward_reference() is the per-expert loop, kept for tests and as a benchmark baseline only.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import TeamLoraConfig
+from .errors import MergeError
+from .router import ShapleyRouter, SoftmaxRouter, init_interaction
+
+
+def _adapter_dtype(base: nn.Linear) -> torch.dtype:
+    # Quantised bases (int8/4-bit storage) get float32 adapters; float bases get their own dtype.
+    dtype = base.weight.dtype
+    return dtype if dtype.is_floating_point else torch.float32
+
+
+class TeamLoraLinear(nn.Module):
+    """Wraps a frozen nn.Linear `base` with one adapter of the configured method."""
+
+    def __init__(self, base: nn.Linear, config: TeamLoraConfig):
+        super().__init__()
+        self.base = base
+        self.method = config.method
+        self.r = config.r
+        self.num_experts = config.num_experts
+        self.scaling = float(config.scaling)
+        self.in_features = base.in_features
+        self.out_features = base.out_features
+        device = base.weight.device
+        dtype = _adapter_dtype(base)
+        k, r = self.num_experts, self.r
+
+        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        # A keeps nn.Linear's Kaiming-uniform init (as LoRA's A); B starts at zero -> output unchanged.
+        self.lora_A = nn.Linear(self.in_features, config.a_rows, bias=False, device=device, dtype=dtype)
+        self.lora_B = nn.Linear(k * r, self.out_features, bias=False, device=device, dtype=dtype)
+        nn.init.zeros_(self.lora_B.weight)
+
+        self.router: Optional[nn.Module] = None
+        self.interaction: Optional[nn.Parameter] = None
+        if self.method in ("moelora", "hydralora"):
+            self.router = SoftmaxRouter(self.in_features, k, device=device, dtype=torch.float32)
+        elif self.method == "teamlora":
+            self.router = ShapleyRouter(
+                self.in_features, k, hidden=config.router_hidden, device=device, dtype=torch.float32
+            )
+            self.interaction = nn.Parameter(torch.empty(k, k, device=device, dtype=torch.float32))
+            if device.type != "meta":
+                init_interaction(self.interaction, config.interaction_init, config.interaction_offdiag)
+
+        self.merged = False
+        self.disabled = False
+        self.keep_router_probs = config.balance_loss_coef > 0
+        self.track_stats = True
+        self._last_phi: Optional[torch.Tensor] = None  # (..., k) with graph; read by balance_loss()
+        self._unmerged_weight: Optional[torch.Tensor] = None
+        self.reset_stats()
+
+    # ---- routing ---------------------------------------------------------------------------
+    def route(self, x: torch.Tensor) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Return (phi, omega), each (..., k) float32; (None, None) for plain LoRA."""
+        if self.router is None:
+            return None, None
+        phi = self.router(x)
+        omega = phi @ self.interaction.float().t() if self.interaction is not None else phi  # omega = M phi
+        return phi, omega
+
+    # ---- forward ---------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.base(x)
+        if self.merged or self.disabled:
+            return out
+        phi, omega = self.route(x)
+        self._observe(phi, omega)
+        a_dtype = self.lora_A.weight.dtype
+        z = self.lora_A(self.dropout(x.to(a_dtype)))  # (..., a_rows)
+        if self.method == "hydralora":
+            z = z.repeat(*([1] * (z.dim() - 1)), self.num_experts)  # (..., k*r): the shared z for each B_i
+        if omega is not None:
+            # z * repeat_interleave(omega, r), without materialising the repeated gate: (..., k, r) * (..., k, 1)
+            z = (z.unflatten(-1, (self.num_experts, self.r)) * omega.to(z.dtype).unsqueeze(-1)).flatten(-2)
+        delta = self.lora_B(z) * self.scaling  # (..., d_out)
+        return out + delta.to(out.dtype)
+
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-expert Python loop (how MoE-LoRA repos usually write it). Same math as forward()."""
+        out = self.base(x)
+        xd = self.dropout(x.to(self.lora_A.weight.dtype))
+        if self.router is None:
+            return out + (self.lora_B(self.lora_A(xd)) * self.scaling).to(out.dtype)
+        _, omega = self.route(x)
+        r = self.r
+        delta = torch.zeros((), dtype=xd.dtype, device=xd.device)
+        for i in range(self.num_experts):
+            a_i = self.lora_A.weight if self.method == "hydralora" else self.lora_A.weight[i * r : (i + 1) * r]
+            b_i = self.lora_B.weight[:, i * r : (i + 1) * r]
+            h_i = F.linear(F.linear(xd, a_i), b_i)  # (..., d_out)
+            delta = delta + omega[..., i : i + 1].to(h_i.dtype) * h_i
+        return out + (delta * self.scaling).to(out.dtype)
+
+    # ---- statistics ------------------------------------------------------------------------
+    def reset_stats(self) -> None:
+        self._phi_sum: Optional[torch.Tensor] = None  # (k,) float32
+        self._omega_sum: Optional[torch.Tensor] = None
+        self._tokens = 0
+
+    @torch.no_grad()
+    def _accumulate(self, phi: torch.Tensor, omega: torch.Tensor) -> None:
+        k = self.num_experts
+        phi_sum = phi.detach().reshape(-1, k).sum(0)
+        omega_sum = omega.detach().reshape(-1, k).sum(0)
+        if self._phi_sum is None or self._phi_sum.device != phi_sum.device:
+            self._phi_sum, self._omega_sum = torch.zeros_like(phi_sum), torch.zeros_like(omega_sum)
+        self._phi_sum += phi_sum
+        self._omega_sum += omega_sum
+        self._tokens += phi.numel() // k
+
+    def _observe(self, phi: Optional[torch.Tensor], omega: Optional[torch.Tensor]) -> None:
+        if phi is None:
+            return
+        if self.track_stats:
+            self._accumulate(phi, omega)
+        if self.keep_router_probs and torch.is_grad_enabled():
+            self._last_phi = phi
+
+    # ---- merging ---------------------------------------------------------------------------
+    def delta_weight(self) -> torch.Tensor:
+        """s * B A (d_out x d_in); only defined for plain LoRA."""
+        if self.router is not None:
+            raise MergeError(
+                f"{self.method} cannot be merged into the base weight: its expert weights omega(x) depend "
+                "on each token, so no single matrix equals the adapter. Export keeps the adapter modules."
+            )
+        return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        if self.merged:
+            return
+        delta = self.delta_weight()
+        if not self.base.weight.dtype.is_floating_point:
+            raise MergeError("cannot merge into a quantised base weight; dequantise first")
+        self._unmerged_weight = self.base.weight.detach().clone()  # unmerge restores it bit-for-bit
+        self.base.weight += delta.to(self.base.weight.dtype)
+        self.merged = True
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        if not self.merged:
+            return
+        self.base.weight.copy_(self._unmerged_weight)
+        self._unmerged_weight = None
+        self.merged = False
+
+    def extra_repr(self) -> str:
+        return (
+            f"method={self.method}, in={self.in_features}, out={self.out_features}, r={self.r}, "
+            f"experts={self.num_experts}, scaling={self.scaling:g}"
+        )

@@ -1,0 +1,75 @@
+"""adapter_stats: mean expert weights since the last reset; the optional balance loss."""
+import pytest
+import torch
+
+from teamlora import (
+    TeamLoraConfig,
+    adapted_layers,
+    adapter_stats,
+    add_adapters,
+    balance_loss,
+    reset_adapter_stats,
+    set_stats_tracking,
+    summarize_stats,
+)
+
+from .helpers import randomize_adapters
+
+
+def test_stats_equal_the_mean_router_output(tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="teamlora", r=4, target_modules=["up_proj"]))
+    randomize_adapters(tiny_llama, scale=0.5)
+    captured = {}
+    layer = tiny_llama.model.layers[1].mlp.up_proj
+    hook = layer.register_forward_pre_hook(lambda m, args: captured.setdefault("x", []).append(args[0]))
+    tiny_llama(token_batch)
+    tiny_llama(token_batch[:1, :5])
+    hook.remove()
+    stats = adapter_stats(tiny_llama)
+    assert list(stats) == ["model.layers.0.mlp.up_proj", "model.layers.1.mlp.up_proj"]
+    s = stats["model.layers.1.mlp.up_proj"]
+    assert s.tokens == 2 * 12 + 5
+    phis = [layer.route(x)[0].reshape(-1, 4) for x in captured["x"]]
+    omegas = [layer.route(x)[1].reshape(-1, 4) for x in captured["x"]]
+    torch.testing.assert_close(s.phi, torch.cat(phis).mean(0).detach())
+    torch.testing.assert_close(s.omega, torch.cat(omegas).mean(0).detach())
+    assert abs(float(s.phi.sum()) - 1.0) < 1e-5
+    summary = summarize_stats(stats)
+    assert set(summary) == {"experts/cv_mean", "experts/cv_max", "experts/max_share"}
+    assert summary["experts/cv_max"] >= summary["experts/cv_mean"] > 0
+
+    reset_adapter_stats(tiny_llama)
+    assert adapter_stats(tiny_llama) == {}
+    set_stats_tracking(tiny_llama, False)
+    tiny_llama(token_batch)
+    assert adapter_stats(tiny_llama) == {}
+
+
+def test_plain_lora_has_no_stats(tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="lora", r=4))
+    tiny_llama(token_batch)
+    assert adapter_stats(tiny_llama) == {}
+
+
+def test_balance_loss_is_off_by_default_and_correct_when_on(tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="moelora", r=4, num_experts=4))
+    tiny_llama(token_batch)
+    assert all(layer._last_phi is None for _, layer in adapted_layers(tiny_llama))
+    assert float(balance_loss(tiny_llama)) == 0.0
+
+
+@pytest.mark.parametrize("peaked,expected", [(False, 0.0), (True, 3.0)])
+def test_balance_loss_values(peaked, expected, tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="teamlora", r=4, num_experts=4, balance_loss_coef=0.01))
+    with torch.no_grad():
+        for _, layer in adapted_layers(tiny_llama):
+            layer.router.gate.weight.zero_()  # uniform phi = 1/k -> loss 0
+    if peaked:  # make expert 0 take every token: k * 1 - 1 = 3
+        for _, layer in adapted_layers(tiny_llama):
+            layer.router.forward = lambda x: torch.nn.functional.one_hot(
+                torch.zeros(x.shape[:-1], dtype=torch.long), 4).float().requires_grad_()
+    tiny_llama(token_batch)
+    loss = balance_loss(tiny_llama)
+    assert abs(float(loss) - expected) < 1e-5
+    assert loss.requires_grad
+    assert all(layer._last_phi is None for _, layer in adapted_layers(tiny_llama))  # released

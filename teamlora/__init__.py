@@ -17,7 +17,7 @@ from .model import (
     trainable_parameter_names,
     unmerge_adapters,
 )
-from .serialization import load_adapters, read_adapter_config, save_adapters
+from .serialization import load_adapter_weights, load_adapters, read_adapter_config, save_adapters
 from .stats import ExpertStats, adapter_stats, balance_loss, reset_adapter_stats, set_stats_tracking, summarize_stats
 
 __all__ = [
@@ -26,5 +26,6 @@ __all__ = [
     "balance_loss", "adapted_layers", "adapter_state_dict", "get_config", "has_adapters", "merge_adapters",
     "unmerge_adapters", "merge_and_unload", "remove_adapters", "set_adapters_enabled",
     "trainable_parameter_names", "count_parameters", "ParameterCount", "read_adapter_config",
+    "load_adapter_weights",
     "TeamLoraError", "AdapterConfigError", "AdapterLoadError", "MergeError", "TargetNotFoundError",
 ]

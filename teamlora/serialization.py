@@ -142,6 +142,30 @@ def load_adapters(
     return model
 
 
+def load_adapter_weights(model: nn.Module, path: Union[str, Path]) -> nn.Module:
+    """Copy saved adapter weights into a model that already carries the same adapters (e.g. to resume).
+
+    The saved config must describe the model's adapters (same method, rank, experts and modules).
+    """
+    meta = read_adapter_config(path)
+    config = get_config(model)
+    problems = [
+        f"{key}: saved {meta.get(key)!r}, model {getattr(config, key)!r}"
+        for key in ("method", "r", "num_experts", "router_hidden")
+        if meta.get(key) != getattr(config, key)
+    ]
+    model_modules = {name: [l.in_features, l.out_features] for name, l in adapted_layers(model)}
+    if meta.get("adapted_modules") != model_modules:
+        only_saved = sorted(set(meta.get("adapted_modules", {})) - set(model_modules))
+        only_model = sorted(set(model_modules) - set(meta.get("adapted_modules", {})))
+        problems.append(f"adapted modules differ (only in file: {only_saved[:5]}, only in model: {only_model[:5]})")
+    if problems:
+        raise AdapterLoadError(f"adapter {path} does not match the model's adapters:\n  " + "\n  ".join(problems))
+    weights_file = Path(path) / WEIGHTS_NAME
+    _copy_into(model, load_file(str(weights_file), device="cpu"), weights_file)
+    return model
+
+
 def _copy_into(model: nn.Module, saved: Dict[str, torch.Tensor], source: Path) -> None:
     targets = adapter_state_dict(model)
     missing = sorted(set(targets) - set(saved))

@@ -128,3 +128,19 @@ def test_config_file_is_readable_and_complete(tmp_path):
     meta = json.loads((tmp_path / "adapter_config.json").read_text())
     assert meta["method"] == "teamlora" and meta["r"] == 4 and meta["num_experts"] == 4 and meta["router_hidden"] == 8
     assert meta["adapted_modules"]["model.layers.0.mlp.down_proj"] == [144, 64]
+
+
+def test_load_adapter_weights_into_matching_adapters_for_resume(tmp_path, token_batch):
+    from teamlora import load_adapter_weights
+
+    model = trained_model("teamlora")
+    expected = model(token_batch).logits
+    save_adapters(model, tmp_path)
+    target = make_tiny_llama()
+    add_adapters(target, TeamLoraConfig(method="teamlora", r=4, alpha=8))
+    load_adapter_weights(target, tmp_path)
+    assert torch.equal(target.eval()(token_batch).logits, expected)
+    other = make_tiny_llama()
+    add_adapters(other, TeamLoraConfig(method="moelora", r=4, alpha=8))
+    with pytest.raises(AdapterLoadError, match="method: saved 'teamlora', model 'moelora'"):
+        load_adapter_weights(other, tmp_path)

@@ -1,0 +1,36 @@
+"""Shared CLI plumbing: bad input exits with one message, the summary is the last line."""
+import argparse
+import json
+import sys
+from typing import Callable
+
+from eval.errors import EvalInputError, JudgeError
+
+
+def run_cli(parser: argparse.ArgumentParser, score: Callable[[argparse.Namespace], dict],
+            argv: list[str] | None = None) -> dict:
+    """Parse argv, run `score`, print its summary as one JSON line and return it.
+
+    Bad input (EvalInputError) becomes `error: <message>` on stderr and exit
+    status 2, a judge that gave up (JudgeError) exit status 1; no traceback:
+    the message already names the file, record or endpoint.
+    """
+    args = parser.parse_args(argv)
+    try:
+        summary = score(args)
+    except (EvalInputError, JudgeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2 if isinstance(e, EvalInputError) else 1) from None
+    print(json.dumps(summary, sort_keys=True))
+    return summary
+
+
+def add_allow_missing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-missing", action="store_true",
+        help="score unanswered questions as wrong (default: error listing their ids)")
+
+
+def percent(numerator: float, denominator: int) -> float:
+    """A percentage rounded to 2 decimals; 0.0 for an empty set."""
+    return round(100.0 * numerator / denominator, 2) if denominator else 0.0

@@ -1,0 +1,1 @@
+"""MM-Vet grader: an LLM judge (or an offline rule) scores free-form answers 0..1."""

@@ -1,0 +1,108 @@
+"""Build what a training run needs from its arguments: the model (with adapters) and the data."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Tuple
+
+import torch
+
+from llava.data.collator import DataCollatorForSupervisedDataset
+from llava.data.conversation import get_template
+from llava.data.dataset import LazySupervisedDataset
+from llava.model.checkpoint import BaseModelSpec
+from llava.model.tiny import num_image_tokens
+from teamlora import TeamLoraConfig, add_adapters, count_parameters
+
+from .args import PEFT_CHOICES, DataArguments, ModelArguments, TrainingArguments
+
+logger = logging.getLogger(__name__)
+
+
+def check_arguments(model_args: ModelArguments, training_args: TrainingArguments) -> None:
+    if model_args.peft not in PEFT_CHOICES:
+        raise ValueError(f"--peft {model_args.peft!r} is not a method; choose one of {', '.join(PEFT_CHOICES)}")
+    if model_args.peft != "none" and model_args.tune_mm_mlp_adapter:
+        raise ValueError("--tune_mm_mlp_adapter (stage 1: projector only) cannot be combined with --peft adapters")
+    if model_args.bits not in (4, 8, 16):
+        raise ValueError(f"--bits must be 4, 8 or 16 (got {model_args.bits})")
+    if model_args.bits != 16:
+        raise ValueError(
+            "--bits 4/8 (QLoRA) is not wired into this trainer yet; train with --bits 16 (see the project notes)"
+        )
+
+
+def init_distributed_for_cpu(training_args: TrainingArguments) -> None:
+    """DeepSpeed on CPU talks gloo; ZeRO-3 partitions at model build, so this must come first."""
+    if training_args.deepspeed and not torch.cuda.is_available():
+        import deepspeed
+
+        deepspeed.init_distributed(dist_backend="gloo")
+
+
+def adapter_config(model_args: ModelArguments) -> TeamLoraConfig:
+    targets = model_args.adapter_targets
+    parsed = targets[3:] if targets.startswith("re:") else [t.strip() for t in targets.split(",") if t.strip()]
+    if isinstance(parsed, str):
+        re.compile(parsed)
+    return TeamLoraConfig(
+        method=model_args.peft,
+        r=model_args.adapter_r,
+        num_experts=1 if model_args.peft == "lora" else model_args.num_experts,
+        alpha=model_args.adapter_alpha,
+        dropout=model_args.adapter_dropout,
+        target_modules=parsed,
+        modules_scope="language_model",  # never the vision tower
+        modules_to_save=[] if model_args.freeze_mm_mlp_adapter else ["multi_modal_projector"],
+        router_hidden=model_args.router_hidden,
+        interaction_init=model_args.interaction_init,
+        balance_loss_coef=model_args.balance_loss_coef,
+    )
+
+
+def build_model(model_args: ModelArguments, training_args: TrainingArguments):
+    """-> (model, processor, base_spec, save_mode). The vision tower is always frozen."""
+    dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else None
+    spec = BaseModelSpec(
+        model_name_or_path=model_args.model_name_or_path,
+        vision_tower=model_args.vision_tower,
+        mm_projector_type=model_args.mm_projector_type,
+        mm_vision_select_layer=model_args.mm_vision_select_layer,
+        pretrain_mm_mlp_adapter=model_args.pretrain_mm_mlp_adapter,
+    )
+    model, processor = spec.build(torch_dtype=dtype, attn_implementation=model_args.attn_implementation)
+    model.config.use_cache = False
+    if model_args.peft != "none":
+        add_adapters(model, adapter_config(model_args))
+        mode = "adapters"
+    else:
+        for name, p in model.named_parameters():
+            if model_args.tune_mm_mlp_adapter:
+                p.requires_grad_("multi_modal_projector" in name)
+            else:
+                p.requires_grad_("vision_tower" not in name and not (
+                    model_args.freeze_mm_mlp_adapter and "multi_modal_projector" in name))
+        mode = "projector" if model_args.tune_mm_mlp_adapter else "full"
+    if training_args.gradient_checkpointing:
+        model.enable_input_require_grads()  # frozen embeddings would otherwise cut the graph
+    logger.info("training mode %s: %s", mode, count_parameters(model))
+    return model, processor, spec, mode
+
+
+def build_data(data_args: DataArguments, training_args: TrainingArguments, model, processor
+               ) -> Tuple[LazySupervisedDataset, DataCollatorForSupervisedDataset]:
+    dataset = LazySupervisedDataset(
+        data_args.data_path,
+        processor.tokenizer,
+        processor.image_processor,
+        template=get_template(data_args.conv_template),
+        image_folder=data_args.image_folder,
+        num_image_tokens=num_image_tokens(model.config),
+        model_max_length=training_args.model_max_length,
+        image_aspect_ratio=data_args.image_aspect_ratio,
+        skip_bad_samples=data_args.skip_bad_samples,
+        truncate=data_args.truncate_long_samples,
+        image_token=processor.image_token,
+    )
+    collator = DataCollatorForSupervisedDataset.from_tokenizer(processor.tokenizer, training_args.model_max_length)
+    return dataset, collator

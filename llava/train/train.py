@@ -1,0 +1,91 @@
+"""Train LLaVA-1.5: stage 1 (projector), full fine-tuning, or stage 2 with TeamLoRA / LoRA / MoELoRA / HydraLoRA.
+
+    python -m llava.train.train --model_name_or_path M --data_path D.json --image_folder I \\
+        --output_dir O --peft teamlora [--deepspeed scripts/zero3.json] [any transformers TrainingArguments]
+
+Run `python -m llava.train.train --help` for every flag. Launch several processes with
+`deepspeed --num_gpus N -m llava.train.train ...` or `torchrun --nproc_per_node N -m llava.train.train ...`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Optional, Sequence
+
+import transformers
+from transformers import HfArgumentParser, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from .args import DataArguments, ModelArguments, TrainingArguments
+from .callbacks import PlotCallback
+from .setup import build_data, build_model, check_arguments, init_distributed_for_cpu
+from .trainer import LlavaTrainer
+
+logger = logging.getLogger("llava.train")
+
+
+def parse(argv: Optional[Sequence[str]] = None):
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    return parser.parse_args_into_dataclasses(args=list(argv) if argv is not None else None)
+
+
+def resume_point(training_args: TrainingArguments) -> Optional[str]:
+    """An explicit --resume_from_checkpoint wins; otherwise the newest checkpoint-* (auto_resume)."""
+    if training_args.resume_from_checkpoint:
+        return training_args.resume_from_checkpoint
+    if training_args.auto_resume and os.path.isdir(training_args.output_dir):
+        return get_last_checkpoint(training_args.output_dir)
+    return None
+
+
+def report_skips(dataset, output_dir: str, is_main: bool) -> None:
+    report = dataset.skip_report()
+    if not report["total"]:
+        return
+    logger.warning("skipped %d bad samples (--skip_bad_samples): %s", report["total"], report["counts"])
+    if is_main:
+        with open(os.path.join(output_dir, "skipped_samples.json"), "w") as f:
+            json.dump(report, f, indent=2)
+
+
+def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallback] = ()) -> LlavaTrainer:
+    """Parse argv (default: sys.argv), train, save. `callbacks` are added to the Trainer's (programmatic use)."""
+    model_args, data_args, training_args = parse(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        level=logging.INFO if training_args.should_log else logging.WARNING)
+    transformers.utils.logging.set_verbosity_warning()
+    check_arguments(model_args, training_args)
+    init_distributed_for_cpu(training_args)
+    transformers.set_seed(training_args.seed)  # adapters are initialised before the Trainer seeds anything
+
+    model, processor, base_spec, save_mode = build_model(model_args, training_args)
+    dataset, collator = build_data(data_args, training_args, model, processor)
+    logger.info("data: %d records from %s", len(dataset), data_args.data_path)
+    if data_args.validate_data:
+        dataset.validate_all()
+
+    trainer = LlavaTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        data_collator=collator,
+        processing_class=processor,
+        callbacks=([PlotCallback()] if training_args.plot else []) + list(callbacks),
+        save_mode=save_mode,
+        base_spec=base_spec,
+        run_extra={"conv_template": data_args.conv_template, "peft": model_args.peft},
+    )
+    resume = resume_point(training_args)
+    if resume:
+        logger.info("resuming from %s", resume)
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_state()
+    trainer.save_model(training_args.output_dir)
+    report_skips(dataset, training_args.output_dir, trainer.is_world_process_zero())
+    return trainer
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,119 @@
+"""The training entry point on a tiny LLaVA: checkpoints that load, resume after a crash, bad flags."""
+import json
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from llava.model.checkpoint import load_pretrained_model
+from llava.train.train import main
+from teamlora import adapted_layers
+
+from .train_fixtures import build_assets, train_args
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    return build_assets(tmp_path_factory.mktemp("train_assets"))
+
+
+def losses(trainer):
+    return {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
+
+
+class StepRecorder(TrainerCallback):
+    def __init__(self):
+        self.steps = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.steps.append(state.global_step)
+
+
+class CrashAt(TrainerCallback):
+    """Simulates a killed job: raises after `step` optimizer steps."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt(f"simulated kill at step {self.step}")
+
+
+def test_teamlora_run_writes_loadable_checkpoints(assets, tmp_path):
+    data, model_dir = assets
+    out = tmp_path / "run"
+    trainer = main(train_args(data, model_dir, out, "--peft", "teamlora", "--adapter_r", "4", "--max_steps", "6",
+                              "--save_steps", "3", "--learning_rate", "3e-3", "--mm_projector_lr", "1e-3",
+                              "--group_by_modality_length", "True"))
+    loss = losses(trainer)
+    assert len(loss) == 6 and all(v == v for v in loss.values())
+    for ckpt in (out / "checkpoint-3", out / "checkpoint-6", out):
+        names = {p.name for p in ckpt.iterdir()}
+        assert {"adapter_config.json", "adapter_model.safetensors", "config.json", "llava_run.json",
+                "processor_config.json", "tokenizer.json"} <= names, (ckpt, names)
+    assert {"optimizer.pt", "scheduler.pt", "trainer_state.json"} <= {p.name for p in (out / "checkpoint-3").iterdir()}
+    assert (out / "loss_curve.png").stat().st_size > 1000
+    assert (out / "expert_utilisation.png").stat().st_size > 1000
+    stats = [json.loads(line) for line in (out / "expert_stats.jsonl").read_text().splitlines()]
+    assert len(stats) == 6 and all(abs(sum(phi) - 1) < 1e-4 for phi in stats[0]["layers"].values())
+    saved = json.loads((out / "adapter_config.json").read_text())
+    assert saved["method"] == "teamlora" and saved["saved_modules"] == ["model.multi_modal_projector"]
+    assert all(".language_model." in name for name in saved["adapted_modules"])
+
+    # an intermediate checkpoint loads for inference on its own and generates
+    model, processor = load_pretrained_model(out / "checkpoint-3")
+    assert len(list(adapted_layers(model))) == 2 * 3
+    inputs = processor.tokenizer("USER: hi ASSISTANT:", return_tensors="pt")
+    generated = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+    assert generated.shape[1] == inputs["input_ids"].shape[1] + 3 or generated[0, -1] == processor.tokenizer.eos_token_id
+    # the final adapter reproduces the trained model's logits
+    final, _ = load_pretrained_model(out)
+    trained = trainer.model.eval()
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    batch.pop("labels")
+    with torch.no_grad():
+        assert torch.equal(final(**batch).logits, trained(**batch).logits)
+
+
+def test_killed_run_resumes_to_the_same_losses(assets, tmp_path):
+    data, model_dir = assets
+    common = ("--peft", "lora", "--adapter_r", "4", "--max_steps", "8", "--save_steps", "4",
+              "--learning_rate", "3e-3", "--group_by_modality_length", "True")
+    straight = losses(main(train_args(data, model_dir, tmp_path / "straight", *common)))
+    with pytest.raises(KeyboardInterrupt):
+        main(train_args(data, model_dir, tmp_path / "killed", *common), callbacks=[CrashAt(6)])
+    assert (tmp_path / "killed" / "checkpoint-4").is_dir() and not (tmp_path / "killed" / "checkpoint-8").exists()
+    recorder = StepRecorder()
+    resumed_trainer = main(train_args(data, model_dir, tmp_path / "killed", *common), callbacks=[recorder])
+    assert recorder.steps == [5, 6, 7, 8]  # auto-resumed from checkpoint-4, not restarted
+    resumed = losses(resumed_trainer)  # steps 1-4 come back from checkpoint-4's trainer state
+    assert sorted(resumed) == list(range(1, 9))
+    assert resumed_trainer.state.global_step == 8
+    for step in range(1, 9):
+        assert resumed[step] == pytest.approx(straight[step], rel=1e-4, abs=1e-5), step
+
+
+def test_stage1_projector_only_and_full_modes(assets, tmp_path):
+    data, model_dir = assets
+    common = ("--max_steps", "2", "--save_steps", "2", "--learning_rate", "1e-3")
+    proj = main(train_args(data, model_dir, tmp_path / "proj", "--tune_mm_mlp_adapter", "True",
+                           "--conv_template", "plain", "--data_path", str(data / "pretrain.json"), *common))
+    trainable = [n for n, p in proj.model.named_parameters() if p.requires_grad]
+    assert trainable and all("multi_modal_projector" in n for n in trainable)
+    assert (tmp_path / "proj" / "mm_projector.safetensors").is_file()
+    reloaded, _ = load_pretrained_model(tmp_path / "proj")
+    torch.testing.assert_close(reloaded.model.multi_modal_projector.linear_1.weight,
+                               proj.model.model.multi_modal_projector.linear_1.weight.detach())
+
+    full = main(train_args(data, model_dir, tmp_path / "full", "--peft", "none", *common))
+    names = {n for n, p in full.model.named_parameters() if p.requires_grad}
+    assert any("language_model" in n for n in names) and not any("vision_tower" in n for n in names)
+    reloaded, _ = load_pretrained_model(tmp_path / "full")
+    torch.testing.assert_close(reloaded.lm_head.weight, full.model.lm_head.weight.detach())
+
+
+def test_unknown_peft_method_is_named(assets, tmp_path):
+    data, model_dir = assets
+    with pytest.raises(ValueError, match="--peft 'mole' is not a method; choose one of none, lora"):
+        main(train_args(data, model_dir, tmp_path / "x", "--peft", "mole", "--max_steps", "1"))

@@ -153,6 +153,19 @@ def load_rgb_image(path: str, sample_id: str) -> Image.Image:
         raise BadSampleError(sample_id, "corrupt_image", f"cannot read image {path}: {e}") from None
 
 
+def image_pixels(image: Image.Image, image_processor, aspect_ratio: str = "pad") -> torch.Tensor:
+    """[3, H, W] float pixels; ``pad`` pads to a square of the processor's mean colour first (LLaVA-1.5).
+
+    Training and inference both call this, so images reach the model the same way.
+    """
+    if aspect_ratio not in ASPECT_RATIOS:
+        raise ValueError(f"image_aspect_ratio must be one of {ASPECT_RATIOS}, got {aspect_ratio!r}")
+    if aspect_ratio == "pad":
+        background = tuple(int(255 * m) for m in image_processor.image_mean)  # LLaVA truncates too
+        image = expand_to_square(image, background)
+    return image_processor(images=image, return_tensors="pt")["pixel_values"][0]
+
+
 class LazySupervisedDataset(Dataset):
     """Items: ``{"input_ids": [L], "labels": [L], "id": str}`` plus ``"pixel_values": [3, H, W]``
     for records with an image."""
@@ -272,8 +285,4 @@ class LazySupervisedDataset(Dataset):
             raise BadSampleError(err.sample_id, err.reason, f"{err.detail} ({place})") from None
 
     def _pixels(self, image: Image.Image) -> torch.Tensor:
-        """[3, H, W] float tensor from the image processor."""
-        if self.image_aspect_ratio == "pad":
-            background = tuple(int(255 * m) for m in self.image_processor.image_mean)  # LLaVA truncates too
-            image = expand_to_square(image, background)
-        return self.image_processor(images=image, return_tensors="pt")["pixel_values"][0]
+        return image_pixels(image, self.image_processor, self.image_aspect_ratio)

@@ -6,7 +6,7 @@ from llava.model.tiny import build_tiny_llava, dataset_texts
 
 
 def build_assets(root: Path, num_train: int = 160, num_test: int = 6):
-    data = generate_dataset(root / "syn", num_train=num_train, num_test=num_test, seed=0, image_size=64)
+    generate_dataset(root / "syn", num_train=num_train, num_test=num_test, seed=0, image_size=64)
     model_dir = build_tiny_llava(root / "tiny", dataset_texts(root / "syn"), seed=0, text_hidden=64,
                                  text_layers=2, vision_hidden=32, vision_layers=1, vocab_size=400)
     return root / "syn", Path(model_dir)

@@ -1,0 +1,109 @@
+"""Turn benchmark files that are not question JSONL yet into ``model_vqa`` question files.
+
+    python -m llava.eval.convert_questions sqa --src llava_test_CQM-A.json --out questions.jsonl
+    python -m llava.eval.convert_questions mmbench --tsv mmbench_dev_20230712.tsv \\
+        --out questions.jsonl --image-folder images/
+
+- ``sqa``: LLaVA's ScienceQA file (a JSON list of ``{"id", "image"?, "conversations"}``); the
+  question is the first human turn without its ``<image>`` (model_vqa puts it back in front).
+- ``mmbench``: the MMBench TSV; images (base64 in the ``image`` column) are written as
+  ``<index>.png``; the text is ``hint`` (if any), the question, then one ``A. option`` line
+  per option, as LLaVA lays it out.
+Both leave the answer instruction to ``model_vqa --answer-prompt-suffix``.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import io
+import json
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from PIL import Image
+from tqdm import tqdm
+
+from eval.errors import EvalInputError
+from eval.files import read_json
+from eval.mmbench import OPTION_COLUMNS, load_mmbench_tsv
+
+LETTER_PROMPT = "Answer with the option's letter from the given choices directly."
+_NONE = ("", "nan", "none")
+
+
+def sqa_questions(src: str | Path) -> Iterator[dict]:
+    records = read_json(src)
+    if not isinstance(records, list):
+        raise EvalInputError(f"{src}: expected a JSON list of records")
+    for i, record in enumerate(records):
+        try:
+            text = record["conversations"][0]["value"]
+            qid = record["id"]
+        except (KeyError, IndexError, TypeError):
+            raise EvalInputError(f"{src}: item {i}: needs an 'id' and a first conversation turn") from None
+        question = {"question_id": qid, "text": text.replace("<image>", "").strip()}
+        if record.get("image"):
+            question["image"] = record["image"]
+        yield question
+
+
+def mmbench_text(row: dict) -> str:
+    """hint, question, then "A. option" lines (LLaVA's layout)."""
+    hint = (row.get("hint") or "").strip()
+    lines = ([hint] if hint.lower() not in _NONE else []) + [row["question"].strip()]
+    options = [(c, row[c]) for c in OPTION_COLUMNS if (row.get(c) or "").strip().lower() not in _NONE]
+    lines += [f"{letter}. {option.strip()}" for letter, option in options]
+    return "\n".join(lines)
+
+
+def mmbench_questions(tsv: str | Path, image_folder: str | Path) -> Iterator[dict]:
+    image_folder = Path(image_folder)
+    image_folder.mkdir(parents=True, exist_ok=True)
+    for row in tqdm(load_mmbench_tsv(tsv), desc="mmbench", unit="q"):
+        name = f"{row['index']}.png"
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(row.get("image") or "", validate=True))) as image:
+                image.convert("RGB").save(image_folder / name)
+        except (binascii.Error, OSError, ValueError) as e:
+            raise EvalInputError(f"{tsv}: index {row['index']}: 'image' is not a base64 image ({e})") from None
+        question = {"question_id": row["index"], "image": name, "text": mmbench_text(row)}
+        if row.get("category"):
+            question["category"] = row["category"]
+        yield question
+
+
+def write_jsonl(path: str | Path, rows: Iterator[dict]) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m llava.eval.convert_questions", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="benchmark", required=True)
+    sqa = sub.add_parser("sqa", help="LLaVA's ScienceQA json -> question jsonl")
+    sqa.add_argument("--src", required=True)
+    sqa.add_argument("--out", required=True)
+    mmb = sub.add_parser("mmbench", help="MMBench TSV -> question jsonl + images")
+    mmb.add_argument("--tsv", required=True)
+    mmb.add_argument("--out", required=True)
+    mmb.add_argument("--image-folder", required=True, help="where the decoded images go")
+    args = p.parse_args(argv)
+    try:
+        rows = sqa_questions(args.src) if args.benchmark == "sqa" else mmbench_questions(args.tsv, args.image_folder)
+        n = write_jsonl(args.out, rows)
+    except EvalInputError as e:
+        raise SystemExit(f"error: {e}") from None
+    print(f"wrote {n} questions to {args.out}")
+    return n
+
+
+if __name__ == "__main__":
+    main()

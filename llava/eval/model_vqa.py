@@ -1,0 +1,164 @@
+"""Answer a question file with a LLaVA checkpoint (LLaVA's ``model_vqa``, batched and resumable).
+
+    python -m llava.eval.model_vqa --model-path checkpoints/tiny-teamlora \\
+        --question-file playground/data/synthetic/test/questions.jsonl \\
+        --image-folder playground/data/synthetic/images --answers-file answers.jsonl
+
+Question file: JSONL ``{"question_id", "text", "image"?, "category"?}``. Answers: one JSON line
+per question ``{"question_id", "prompt", "text", "answer_id", "model_id", "metadata"}``,
+appended and flushed batch by batch; rerunning the same command skips answered questions.
+``--temperature`` defaults to 0 (greedy), as every LLaVA-1.5 eval script passes.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import replace
+from typing import Optional, Sequence
+
+import torch
+
+from llava.data.conversation import get_template
+from llava.data.tasks import SHORT_ANSWER_PROMPT
+from llava.model.checkpoint import load_pretrained_model, read_run_info
+
+from .answers_file import AnswersFileError, AnswerWriter, answer_id, answered_ids
+from .generate import generate_batches
+from .questions import Question, QuestionFileError, check_images, get_chunk, read_questions, with_suffix
+
+logger = logging.getLogger("llava.eval.model_vqa")
+
+
+def model_id_of(model_path: str) -> str:
+    """Basename of the model path; ``run/checkpoint-500`` -> ``run_checkpoint-500`` (as LLaVA names it)."""
+    parts = os.path.normpath(model_path).split(os.sep)
+    if len(parts) > 1 and parts[-1].startswith("checkpoint-"):
+        return f"{parts[-2]}_{parts[-1]}"
+    return parts[-1]
+
+
+def pick_device_dtype(device: str, dtype: str) -> tuple[torch.device, torch.dtype]:
+    """auto: CUDA in bf16 (fp16 on GPUs without bf16) when present, else CPU in fp32 (bf16 is slow on CPU)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        else:
+            dtype = "float32"
+    return torch.device(device), getattr(torch, dtype)
+
+
+def answer_record(question: Question, prompt: str, text: str, model_id: str) -> dict:
+    metadata = {} if question.category is None else {"category": question.category}
+    return {
+        "question_id": question.question_id,
+        "prompt": prompt,
+        "text": text,
+        "answer_id": answer_id(model_id, question.question_id, prompt, text),
+        "model_id": model_id,
+        "metadata": metadata,
+    }
+
+
+def pending_questions(args: argparse.Namespace) -> list[Question]:
+    """This chunk's questions that the answers file does not hold yet, suffix applied, images checked."""
+    questions = get_chunk(read_questions(args.question_file), args.num_chunks, args.chunk_idx)
+    done = answered_ids(args.answers_file)
+    pending = [q for q in questions if q.key not in done]
+    if done:
+        logger.warning("%s already answers %d of this chunk's %d questions; generating the other %d",
+                       args.answers_file, len(questions) - len(pending), len(questions), len(pending))
+    check_images(pending, args.image_folder)
+    suffix = SHORT_ANSWER_PROMPT if args.single_pred_prompt else args.answer_prompt_suffix
+    return [replace(q, text=with_suffix(q.text, suffix)) for q in pending]
+
+
+def warn_on_template_mismatch(model_path: str, conv_mode: str) -> None:
+    info = read_run_info(model_path) or {}
+    trained = info.get("conv_template")
+    if trained and get_template(trained).name != get_template(conv_mode).name:
+        logger.warning("--conv-mode %s, but %s was trained with %s: prompts will not match training",
+                       conv_mode, model_path, trained)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate the missing answers; returns how many were written."""
+    template = get_template(args.conv_mode)
+    questions = pending_questions(args)
+    if not questions:
+        logger.warning("nothing to do: every question of this chunk is answered in %s", args.answers_file)
+        return 0
+    warn_on_template_mismatch(args.model_path, args.conv_mode)
+    device, dtype = pick_device_dtype(args.device, args.torch_dtype)
+    model, processor = load_pretrained_model(args.model_path, args.model_base, torch_dtype=dtype,
+                                             attn_implementation=args.attn_implementation)
+    model.to(device)
+    torch.manual_seed(args.seed)  # only sampling (temperature > 0) draws random numbers
+    model_id = model_id_of(args.model_path)
+    written = 0
+    batches = generate_batches(
+        model, processor, questions, template=template, image_folder=args.image_folder,
+        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+        top_p=args.top_p, num_beams=args.num_beams, image_aspect_ratio=args.image_aspect_ratio,
+    )
+    with AnswerWriter(args.answers_file) as writer:
+        for batch in batches:
+            writer.write_batch(answer_record(q, q.text, text, model_id) for q, text in batch)
+            written += len(batch)
+    return written
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m llava.eval.model_vqa", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-path", required=True,
+                   help="checkpoint dir (adapters, projector-only, full) or llava-hf dir")
+    p.add_argument("--model-base", default=None, help="base model, overriding the one the checkpoint records")
+    p.add_argument("--question-file", required=True, help="questions JSONL")
+    p.add_argument("--image-folder", default="", help="folder the questions' 'image' paths are relative to")
+    p.add_argument("--answers-file", required=True, help="answers JSONL (appended to; resumed)")
+    p.add_argument("--conv-mode", default="vicuna_v1", help="conversation template (default: %(default)s)")
+    p.add_argument("--num-chunks", type=int, default=1, help="split the questions into this many parts")
+    p.add_argument("--chunk-idx", type=int, default=0, help="which part this process answers")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, as LLaVA's eval scripts)")
+    p.add_argument("--top_p", type=float, default=None)
+    p.add_argument("--num_beams", type=int, default=1)
+    p.add_argument("--max_new_tokens", type=int, default=128)
+    p.add_argument("--single-pred-prompt", action="store_true",
+                   help=f"append {SHORT_ANSWER_PROMPT!r} to questions that do not end with it")
+    p.add_argument("--answer-prompt-suffix", default=None,
+                   help="append this line to questions that do not end with it (e.g. ScienceQA's letter prompt)")
+    p.add_argument("--image-aspect-ratio", default="pad", choices=("pad", "none"))
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--torch-dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
+    p.add_argument("--attn-implementation", default=None, help="sdpa | eager | flash_attention_2 (default: best)")
+    p.add_argument("--seed", type=int, default=0, help="for sampling")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.single_pred_prompt and args.answer_prompt_suffix:
+        parser.error("--single-pred-prompt and --answer-prompt-suffix exclude each other")
+    if args.num_chunks < 1 or not 0 <= args.chunk_idx < args.num_chunks:
+        parser.error(f"need --num-chunks >= 1 and 0 <= --chunk-idx < --num-chunks; "
+                     f"got {args.num_chunks} and {args.chunk_idx}")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be >= 1")
+    try:
+        written = run(args)
+    except (QuestionFileError, AnswersFileError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logger.info("wrote %d answers to %s", written, args.answers_file)
+    return written
+
+
+if __name__ == "__main__":
+    main()

@@ -89,8 +89,9 @@ class TeamLoraLinear(nn.Module):
         a_dtype = self.lora_A.weight.dtype
         z = self.lora_A(self.dropout(x.to(a_dtype)))  # (..., a_rows)
         if self.method == "hydralora":
-            z = z.repeat(*([1] * (z.dim() - 1)), self.num_experts)  # (..., k*r): the shared z for each B_i
-        if omega is not None:
+            # every B_i reads the same z: gate it per expert as one outer product (..., k, 1) * (..., 1, r)
+            z = (omega.to(z.dtype).unsqueeze(-1) * z.unsqueeze(-2)).flatten(-2)  # (..., k*r)
+        elif omega is not None:
             # z * repeat_interleave(omega, r), without materialising the repeated gate: (..., k, r) * (..., k, 1)
             z = (z.unflatten(-1, (self.num_experts, self.r)) * omega.to(z.dtype).unsqueeze(-1)).flatten(-2)
         delta = self.lora_B(z) * self.scaling  # (..., d_out)
@@ -125,8 +126,9 @@ class TeamLoraLinear(nn.Module):
         omega_sum = omega.detach().reshape(-1, k).sum(0)
         if self._phi_sum is None or self._phi_sum.device != phi_sum.device:
             self._phi_sum, self._omega_sum = torch.zeros_like(phi_sum), torch.zeros_like(omega_sum)
-        self._phi_sum += phi_sum
-        self._omega_sum += omega_sum
+        # out of place: sums first created under inference_mode can't be updated in place later
+        self._phi_sum = self._phi_sum + phi_sum
+        self._omega_sum = self._omega_sum + omega_sum
         self._tokens += phi.numel() // k
 
     def _observe(self, phi: Optional[torch.Tensor], omega: Optional[torch.Tensor]) -> None:

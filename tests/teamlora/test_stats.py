@@ -73,3 +73,11 @@ def test_balance_loss_values(peaked, expected, tiny_llama, token_batch):
     assert abs(float(loss) - expected) < 1e-5
     assert loss.requires_grad
     assert all(layer._last_phi is None for _, layer in adapted_layers(tiny_llama))  # released
+
+
+def test_stats_survive_an_inference_mode_forward_before_training(tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="teamlora", r=4))
+    with torch.inference_mode():
+        tiny_llama(token_batch)  # e.g. an evaluation before training creates the sums
+    tiny_llama(input_ids=token_batch, labels=token_batch).loss.backward()
+    assert next(iter(adapter_stats(tiny_llama).values())).tokens == 2 * 2 * 12

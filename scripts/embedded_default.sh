@@ -19,6 +19,8 @@ TINY_DIR="${TINY_DIR:-playground/data/tiny-llava}"
 STAGE1_DIR="${STAGE1_DIR:-checkpoints/tiny-stage1}"
 OUTPUT_DIR="${OUTPUT_DIR:-checkpoints/tiny-$METHOD}"
 BATCH="${BATCH:-32}"
+# The tiny model's GEMMs are small: two threads use a 2-core machine fully; more gain little.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 SEED="${SEED:-0}"
 has_stage() { [[ ",$STAGES," == *",$1,"* ]]; }
 say() { printf '\n=== %s ===\n' "$*"; }
@@ -30,7 +32,8 @@ start=$SECONDS
 if has_stage data; then
     say "data: synthetic multi-task dataset in $DATA_DIR"
     python -m llava.data.synthetic --out "$DATA_DIR" --num-train "${NUM_TRAIN:-20000}" --num-test "${NUM_TEST:-200}" --seed "$SEED"
-    python -m llava.model.tiny --data "$DATA_DIR" --out "$TINY_DIR"
+    # (checked here as well: a rerun need not import transformers to find the model there)
+    [[ -f "$TINY_DIR/config.json" ]] || python -m llava.model.tiny --data "$DATA_DIR" --out "$TINY_DIR" --text-hidden 128
 fi
 
 if has_stage stage1; then

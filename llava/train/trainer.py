@@ -85,7 +85,9 @@ class LlavaTrainer(Trainer):
                 group["lr"] = self.args.mm_projector_lr
             group["params"].append(p)
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
-        self.optimizer = optimizer_cls(list(groups.values()), **optimizer_kwargs)
+        # projector groups last: the logged learning_rate is the first group's, i.e. the main one
+        ordered = [groups[key] for key in sorted(groups, key=lambda key: key[0])]
+        self.optimizer = optimizer_cls(ordered, **optimizer_kwargs)
         return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

@@ -47,6 +47,13 @@ def test_teamlora_run_writes_loadable_checkpoints(assets, tmp_path):
                               "--save_steps", "3", "--learning_rate", "3e-3", "--mm_projector_lr", "1e-3",
                               "--group_by_modality_length", "True"))
     loss = losses(trainer)
+    groups = trainer.optimizer.param_groups
+    projector = {id(p) for p in trainer.model.model.multi_modal_projector.parameters()}
+    assert groups[0]["initial_lr"] == 3e-3  # main group first: it is the one the logs show
+    for group in groups:
+        in_projector = {id(p) in projector for p in group["params"]}
+        assert len(in_projector) == 1  # no group mixes projector and adapter parameters
+        assert group["initial_lr"] == (1e-3 if in_projector.pop() else 3e-3)
     assert len(loss) == 6 and all(v == v for v in loss.values())
     for ckpt in (out / "checkpoint-3", out / "checkpoint-6", out):
         names = {p.name for p in ckpt.iterdir()}

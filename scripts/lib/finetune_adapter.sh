@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stage-2 visual instruction tuning of LLaVA-1.5 with an adapter method (METHOD=teamlora|lora|moelora|hydralora).
+# Stage-2 visual instruction tuning of LLaVA-1.5 with an adapter method (METHOD=teamlora|lora|moelora|hydralora),
+# or full fine-tuning of the language model (METHOD=none).
 #
 # Without MODEL_PATH: the embedded default (tiny LLaVA, synthetic data, CPU; see scripts/embedded_default.sh).
 # With MODEL_PATH: the LLaVA-1.5-7B recipe under DeepSpeed. Settings (env var = default):
@@ -11,7 +12,7 @@
 #   OUTPUT_DIR          ./checkpoints/llava-v1.5-7b-$METHOD
 #   DEEPSPEED           scripts/zero3.json  (zero2.json, zero3_offload.json)
 #   NUM_GPUS / HOSTFILE / LAUNCHER   see scripts/lib/launch.sh
-#   ADAPTER_R (32; LoRA: 128), NUM_EXPERTS (4), ADAPTER_ALPHA (2*r), LR (2e-4), PROJECTOR_LR (2e-5),
+#   ADAPTER_R (32; LoRA: 128), NUM_EXPERTS (4), ADAPTER_ALPHA (2*r), LR (2e-4; full: 2e-5), PROJECTOR_LR (2e-5),
 #   BATCH_PER_GPU (16), GRAD_ACCUM (1), EPOCHS (1), SAVE_STEPS (500), MAX_LEN (2048)
 # Extra arguments are passed to llava.train.train (any transformers TrainingArguments flag too).
 set -euo pipefail
@@ -23,9 +24,17 @@ if [[ -z "${MODEL_PATH:-}" ]]; then
 fi
 
 source scripts/lib/launch.sh
-if [[ "$METHOD" == lora ]]; then default_r=128; else default_r=32; fi
-ADAPTER_R="${ADAPTER_R:-$default_r}"
-OUTPUT_DIR="${OUTPUT_DIR:-./checkpoints/llava-v1.5-7b-$METHOD}"
+if [[ "$METHOD" == none ]]; then
+    method_args=(--peft none --learning_rate "${LR:-2e-5}")
+    default_out=./checkpoints/llava-v1.5-7b
+else
+    if [[ "$METHOD" == lora ]]; then default_r=128; else default_r=32; fi
+    r="${ADAPTER_R:-$default_r}"
+    method_args=(--peft "$METHOD" --adapter_r "$r" --num_experts "${NUM_EXPERTS:-4}"
+                 --adapter_alpha "${ADAPTER_ALPHA:-$((2 * r))}" --adapter_dropout 0.05
+                 --learning_rate "${LR:-2e-4}" --mm_projector_lr "${PROJECTOR_LR:-2e-5}")
+    default_out=./checkpoints/llava-v1.5-7b-$METHOD
+fi
 set -x
 "${LAUNCH[@]}" \
     --deepspeed "${DEEPSPEED:-scripts/zero3.json}" \
@@ -36,16 +45,14 @@ set -x
     --data_path "${DATA_PATH:-./playground/data/llava_v1_5_mix665k.json}" \
     --image_folder "${IMAGE_FOLDER:-./playground/data}" \
     --conv_template vicuna_v1 --image_aspect_ratio pad --group_by_modality_length True \
-    --peft "$METHOD" --adapter_r "$ADAPTER_R" --num_experts "${NUM_EXPERTS:-4}" \
-    --adapter_alpha "${ADAPTER_ALPHA:-$((2 * ADAPTER_R))}" --adapter_dropout 0.05 \
-    --mm_projector_lr "${PROJECTOR_LR:-2e-5}" \
+    "${method_args[@]}" \
     --bf16 True --tf32 True \
-    --output_dir "$OUTPUT_DIR" \
+    --output_dir "${OUTPUT_DIR:-$default_out}" \
     --num_train_epochs "${EPOCHS:-1}" \
     --per_device_train_batch_size "${BATCH_PER_GPU:-16}" \
     --gradient_accumulation_steps "${GRAD_ACCUM:-1}" \
     --save_strategy steps --save_steps "${SAVE_STEPS:-500}" --save_total_limit 2 \
-    --learning_rate "${LR:-2e-4}" --weight_decay 0. --warmup_ratio 0.03 --lr_scheduler_type cosine \
+    --weight_decay 0. --warmup_ratio 0.03 --lr_scheduler_type cosine \
     --logging_steps 1 --model_max_length "${MAX_LEN:-2048}" \
     --gradient_checkpointing True --dataloader_num_workers 4 --remove_unused_columns False \
     --report_to "${REPORT_TO:-none}" \

@@ -7,8 +7,8 @@
 # Each stage is skipped when its output is complete; an interrupted stage resumes from its last checkpoint.
 # Settings (env var = default): METHOD (teamlora; lora|moelora|hydralora|none), STAGES (data,stage1,stage2,eval),
 #   DATA_DIR (playground/data/synthetic), TINY_DIR (playground/data/tiny-llava), STAGE1_DIR (checkpoints/tiny-stage1),
-#   OUTPUT_DIR (checkpoints/tiny-$METHOD), NUM_TRAIN (20000), NUM_TEST (200), STAGE1_STEPS (700),
-#   STAGE2_STEPS (500), BATCH (32), SEED (0). Extra arguments go to the stage-2 trainer.
+#   OUTPUT_DIR (checkpoints/tiny-$METHOD), NUM_TRAIN (20000), NUM_TEST (200), STAGE1_STEPS (600),
+#   STAGE2_STEPS (320), BATCH (32), SEED (0). Extra arguments go to the stage-2 trainer.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -25,15 +25,16 @@ SEED="${SEED:-0}"
 has_stage() { [[ ",$STAGES," == *",$1,"* ]]; }
 say() { printf '\n=== %s ===\n' "$*"; }
 common=(--per_device_train_batch_size "$BATCH" --lr_scheduler_type cosine --warmup_ratio 0.03
-        --logging_steps 25 --save_steps 100 --save_total_limit 1 --model_max_length 256
-        --report_to none --use_cpu --remove_unused_columns False --seed "$SEED" --disable_tqdm False)
+        --logging_steps 25 --save_steps 200 --save_total_limit 1 --model_max_length 256
+        --report_to none --use_cpu --remove_unused_columns False --seed "$SEED" --disable_tqdm False
+        --dataloader_num_workers 1)
 start=$SECONDS
 
 if has_stage data; then
     say "data: synthetic multi-task dataset in $DATA_DIR"
     python -m llava.data.synthetic --out "$DATA_DIR" --num-train "${NUM_TRAIN:-20000}" --num-test "${NUM_TEST:-200}" --seed "$SEED"
     # (checked here as well: a rerun need not import transformers to find the model there)
-    [[ -f "$TINY_DIR/config.json" ]] || python -m llava.model.tiny --data "$DATA_DIR" --out "$TINY_DIR" --text-hidden 128
+    [[ -f "$TINY_DIR/config.json" ]] || python -m llava.model.tiny --data "$DATA_DIR" --out "$TINY_DIR"
 fi
 
 if has_stage stage1; then
@@ -45,7 +46,7 @@ if has_stage stage1; then
         echo "      The tiny model's language model is random, so here it is trained as well (tiny-only base training)."
         python -m llava.train.train --model_name_or_path "$TINY_DIR" \
             --data_path "$DATA_DIR/pretrain.json" --image_folder "$DATA_DIR/images" --conv_template plain \
-            --peft none --output_dir "$STAGE1_DIR" --max_steps "${STAGE1_STEPS:-700}" --learning_rate 5e-4 \
+            --peft none --output_dir "$STAGE1_DIR" --max_steps "${STAGE1_STEPS:-600}" --learning_rate 5e-4 \
             "${common[@]}"
     fi
 fi
@@ -65,7 +66,7 @@ if has_stage stage2; then
         fi
         python -m llava.train.train --model_name_or_path "$STAGE1_DIR" \
             --data_path "$DATA_DIR/train.json" --image_folder "$DATA_DIR/images" --conv_template vicuna_v1 \
-            --group_by_modality_length True --output_dir "$OUTPUT_DIR" --max_steps "${STAGE2_STEPS:-500}" \
+            --group_by_modality_length True --output_dir "$OUTPUT_DIR" --max_steps "${STAGE2_STEPS:-320}" \
             "${method_args[@]}" "${common[@]}" "$@"
     fi
 fi

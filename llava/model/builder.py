@@ -56,6 +56,13 @@ def _dtype_kwargs(torch_dtype) -> dict:
     return {} if torch_dtype is None else {"dtype": torch_dtype}
 
 
+def quantized_kwargs(quantization_config) -> dict:
+    """from_pretrained arguments for a bitsandbytes-quantised load: the config, placed on this rank's GPU."""
+    if quantization_config is None:
+        return {}
+    return {"quantization_config": quantization_config, "device_map": {"": torch.cuda.current_device()}}
+
+
 def prepare_tokenizer(tokenizer, image_token: str) -> None:
     """Add the image token (one special id) and a pad token; LLaVA pads Vicuna with <unk>."""
     if image_token not in tokenizer.get_vocab():
@@ -98,6 +105,7 @@ def compose_llava(
     image_token: str = "<image>",
     torch_dtype=None,
     attn_implementation: Optional[str] = None,
+    quantization_config=None,
 ) -> tuple[LlavaForConditionalGeneration, LlavaProcessor]:
     """LLaVA-1.5 from parts: a causal LM (Vicuna) + a CLIP vision tower + a fresh 2-layer MLP projector."""
     if projector != "mlp2x_gelu":
@@ -105,7 +113,8 @@ def compose_llava(
     attn = pick_attn_implementation(attn_implementation)
     tokenizer = AutoTokenizer.from_pretrained(language_model)
     image_processor = AutoImageProcessor.from_pretrained(vision_tower)
-    lm = AutoModelForCausalLM.from_pretrained(language_model, attn_implementation=attn, **_dtype_kwargs(torch_dtype))
+    lm = AutoModelForCausalLM.from_pretrained(language_model, attn_implementation=attn, **_dtype_kwargs(torch_dtype),
+                                              **quantized_kwargs(quantization_config))  # the tower stays unquantised
     tower = CLIPVisionModel.from_pretrained(vision_tower, attn_implementation=attn, **_dtype_kwargs(torch_dtype))
 
     prepare_tokenizer(tokenizer, image_token)
@@ -200,9 +209,10 @@ def load_llava(
     torch_dtype=None,
     device_map=None,
     attn_implementation: Optional[str] = None,
+    quantization_config=None,
 ) -> tuple[LlavaForConditionalGeneration, LlavaProcessor]:
     """Load a llava-hf style directory (or hub name): model + processor, checked to agree."""
-    kwargs = _dtype_kwargs(torch_dtype)
+    kwargs = {**_dtype_kwargs(torch_dtype), **quantized_kwargs(quantization_config)}
     if device_map is not None:
         kwargs["device_map"] = device_map
     model = LlavaForConditionalGeneration.from_pretrained(

@@ -37,16 +37,18 @@ class BaseModelSpec:
     mm_vision_select_layer: int = -2
     pretrain_mm_mlp_adapter: Optional[str] = None
 
-    def build(self, *, torch_dtype=None, attn_implementation=None) -> Tuple[LlavaForConditionalGeneration, LlavaProcessor]:
+    def build(self, *, torch_dtype=None, attn_implementation=None, quantization_config=None
+              ) -> Tuple[LlavaForConditionalGeneration, LlavaProcessor]:
         if self.vision_tower:
             model, processor = compose_llava(
                 self.model_name_or_path, self.vision_tower, projector=self.mm_projector_type,
                 vision_feature_layer=self.mm_vision_select_layer, torch_dtype=torch_dtype,
-                attn_implementation=attn_implementation,
+                attn_implementation=attn_implementation, quantization_config=quantization_config,
             )
         else:
             model, processor = load_llava(self.model_name_or_path, torch_dtype=torch_dtype,
-                                          attn_implementation=attn_implementation)
+                                          attn_implementation=attn_implementation,
+                                          quantization_config=quantization_config)
         if self.pretrain_mm_mlp_adapter:
             load_projector(model, self.pretrain_mm_mlp_adapter)
         return model, processor

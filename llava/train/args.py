@@ -42,7 +42,8 @@ class ModelArguments:
     router_hidden: int = field(default=0, metadata={"help": "TeamLoRA router hidden size (0 = linear router)."})
     interaction_init: str = field(default="uniform_diag", metadata={"help": "uniform_diag | identity"})
     balance_loss_coef: float = field(default=0.0, metadata={"help": "Load-balancing loss weight (off by default, as in the paper)."})
-    bits: int = field(default=16, metadata={"help": "16, or 8/4 for a bitsandbytes-quantised base (QLoRA; needs a GPU)."})
+    bits: int = field(default=16, metadata={"help": "16, or 8/4 for a bitsandbytes-quantised language model under the "
+                                            "adapters (QLoRA: NF4 + double quantisation; needs a CUDA GPU, not ZeRO-3)."})
     attn_implementation: Optional[str] = field(
         default=None, metadata={"help": "sdpa | eager | flash_attention_2; default: flash-attn when installed on a GPU, else sdpa."})
 

@@ -1,6 +1,7 @@
 """Build what a training run needs from its arguments: the model (with adapters) and the data."""
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 from typing import Tuple
@@ -27,9 +28,29 @@ def check_arguments(model_args: ModelArguments, training_args: TrainingArguments
     if model_args.bits not in (4, 8, 16):
         raise ValueError(f"--bits must be 4, 8 or 16 (got {model_args.bits})")
     if model_args.bits != 16:
-        raise ValueError(
-            "--bits 4/8 (QLoRA) is not wired into this trainer yet; train with --bits 16 (see the project notes)"
-        )
+        if model_args.peft == "none":
+            raise ValueError("--bits 4/8 quantises the frozen base: it needs an adapter method (--peft)")
+        if not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None:
+            raise ValueError(f"--bits {model_args.bits} (QLoRA) needs a CUDA GPU and bitsandbytes "
+                             "(pip install '.[gpu]'); on this machine train with --bits 16")
+        if training_args.deepspeed and "zero3" in str(training_args.deepspeed):
+            raise ValueError("--bits 4/8 does not combine with ZeRO-3 (quantised weights cannot be partitioned); use zero2")
+
+
+def quantization_config(model_args: ModelArguments, dtype):
+    """bitsandbytes NF4 (QLoRA) or int8 for the language model; tower, projector and lm_head stay as they are."""
+    if model_args.bits == 16:
+        return None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=model_args.bits == 4,
+        load_in_8bit=model_args.bits == 8,
+        bnb_4bit_compute_dtype=dtype or torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_quant_type="nf4",
+        llm_int8_skip_modules=["vision_tower", "multi_modal_projector", "lm_head"],
+    )
 
 
 def init_distributed_for_cpu(training_args: TrainingArguments) -> None:
@@ -70,8 +91,14 @@ def build_model(model_args: ModelArguments, training_args: TrainingArguments):
         mm_vision_select_layer=model_args.mm_vision_select_layer,
         pretrain_mm_mlp_adapter=model_args.pretrain_mm_mlp_adapter,
     )
-    model, processor = spec.build(torch_dtype=dtype, attn_implementation=model_args.attn_implementation)
+    quant = quantization_config(model_args, dtype)
+    model, processor = spec.build(torch_dtype=dtype, attn_implementation=model_args.attn_implementation,
+                                  quantization_config=quant)
     model.config.use_cache = False
+    if quant is not None:
+        from peft import prepare_model_for_kbit_training  # norms to fp32, input grads for checkpointing
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=training_args.gradient_checkpointing)
     if model_args.peft != "none":
         add_adapters(model, adapter_config(model_args))
         mode = "adapters"

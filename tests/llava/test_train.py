@@ -124,3 +124,17 @@ def test_unknown_peft_method_is_named(assets, tmp_path):
     data, model_dir = assets
     with pytest.raises(ValueError, match="--peft 'mole' is not a method; choose one of none, lora"):
         main(train_args(data, model_dir, tmp_path / "x", "--peft", "mole", "--max_steps", "1"))
+
+
+@pytest.mark.parametrize("extra,message", [
+    (("--peft", "teamlora", "--bits", "3"), "--bits must be 4, 8 or 16"),
+    (("--peft", "none", "--bits", "4"), "needs an adapter method"),
+    (("--peft", "teamlora", "--bits", "4"), "needs a CUDA GPU and bitsandbytes"),
+    (("--peft", "lora", "--tune_mm_mlp_adapter", "True"), "cannot be combined"),
+])
+def test_bad_training_flags_are_named(assets, tmp_path, extra, message):
+    if "CUDA" in message and torch.cuda.is_available():
+        pytest.skip("a GPU is present: the QLoRA path is allowed here")
+    data, model_dir = assets
+    with pytest.raises(ValueError, match=message):
+        main(train_args(data, model_dir, tmp_path / "x", *extra, "--max_steps", "1"))

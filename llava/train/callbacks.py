@@ -15,7 +15,8 @@ class PlotCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         os.makedirs(args.output_dir, exist_ok=True)
-        plot_loss_curve(state.log_history, os.path.join(args.output_dir, "loss_curve.png"), title=f"training loss: {args.run_name or os.path.basename(os.path.normpath(args.output_dir))}")
+        run = args.run_name or os.path.basename(os.path.normpath(args.output_dir))
+        plot_loss_curve(state.log_history, os.path.join(args.output_dir, "loss_curve.png"), title=f"training loss: {run}")
         records = read_expert_stats(os.path.join(args.output_dir, EXPERT_STATS_FILE))
         plot_expert_heatmap(mean_expert_weights(records), os.path.join(args.output_dir, "expert_utilisation.png"))
 

@@ -9,7 +9,6 @@ See `--help` for what is measured and the quality bars. The last line printed is
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from torch import nn
 
 from teamlora import TeamLoraConfig, TeamLoraLinear
 
+from .output import emit_json
 from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block
 
 
@@ -475,12 +475,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         "shapes": {s: vars(shapes[s]) for s in args.shape_list},
         "warnings": warnings,
     }
-    line = json.dumps(result, sort_keys=False)
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            f.write(line + "\n")
-    print(line, flush=True)
-    return result
+    return emit_json(result, args.json_out)
 
 
 if __name__ == "__main__":

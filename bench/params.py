@@ -10,13 +10,14 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Dict, List, Optional, Sequence
 
 import torch
 
 from teamlora import TeamLoraConfig, add_adapters, count_parameters
+
+from .output import emit_json
 
 LLAMA_7B = dict(
     vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
@@ -92,12 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         "transformers": __import__("transformers").__version__,
         "torch": torch.__version__,
     }
-    line = json.dumps(result)
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            f.write(line + "\n")
-    print(line, flush=True)
-    return result
+    return emit_json(result, args.json_out)
 
 
 if __name__ == "__main__":

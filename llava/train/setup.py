@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 from typing import Tuple
 
 import torch
@@ -63,9 +62,8 @@ def init_distributed_for_cpu(training_args: TrainingArguments) -> None:
 
 def adapter_config(model_args: ModelArguments) -> TeamLoraConfig:
     targets = model_args.adapter_targets
+    # "re:<regex>" -> one regex (TeamLoraConfig checks it compiles); else a comma-separated suffix list
     parsed = targets[3:] if targets.startswith("re:") else [t.strip() for t in targets.split(",") if t.strip()]
-    if isinstance(parsed, str):
-        re.compile(parsed)
     return TeamLoraConfig(
         method=model_args.peft,
         r=model_args.adapter_r,

@@ -138,3 +138,18 @@ def test_bad_training_flags_are_named(assets, tmp_path, extra, message):
     data, model_dir = assets
     with pytest.raises(ValueError, match=message):
         main(train_args(data, model_dir, tmp_path / "x", *extra, "--max_steps", "1"))
+
+
+def test_adapter_flags_become_the_config():
+    from llava.train.args import ModelArguments
+    from llava.train.setup import adapter_config
+    from teamlora import AdapterConfigError
+
+    cfg = adapter_config(ModelArguments(model_name_or_path="m", peft="teamlora", adapter_targets="gate_proj, up_proj"))
+    assert cfg.target_modules == ["gate_proj", "up_proj"] and cfg.num_experts == 4 and cfg.r == 32
+    assert cfg.modules_scope == "language_model" and cfg.modules_to_save == ["multi_modal_projector"]
+    cfg = adapter_config(ModelArguments(model_name_or_path="m", peft="lora", adapter_targets=r"re:.*\.(q|v)_proj",
+                                        freeze_mm_mlp_adapter=True))
+    assert cfg.target_modules == r".*\.(q|v)_proj" and cfg.num_experts == 1 and cfg.modules_to_save == []
+    with pytest.raises(AdapterConfigError, match="does not compile"):
+        adapter_config(ModelArguments(model_name_or_path="m", peft="moelora", adapter_targets="re:(q"))

@@ -20,13 +20,11 @@ from transformers import (
     LlavaProcessor,
 )
 
+from llava.data.conversation import VICUNA_SYSTEM
+
 from .tokenizer import train_tokenizer
 
 # Vicuna v1 template pieces: the tokenizer must know them even if the data never spells them out.
-VICUNA_SYSTEM = (
-    "A chat between a curious user and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the user's questions."
-)
 TEMPLATE_TEXTS = (VICUNA_SYSTEM, "USER", "ASSISTANT", "USER:", "ASSISTANT:", " USER:", " ASSISTANT:")
 TEMPLATE_WEIGHT = 2000  # repeats: the system prompt is in every sample, so it should merge into few tokens
 # OpenAI CLIP's normalisation; it keeps the tiny model's inputs in the same range as the real one's.

@@ -48,6 +48,8 @@ class LlavaTrainer(Trainer):
         self.save_mode = save_mode
         self.base_spec = base_spec
         self.run_extra = run_extra or {}
+        # read once: the config does not change during training, and compute_loss runs every step
+        self.balance_coef = get_config(self.model).balance_loss_coef if has_adapters(self.model) else 0.0
 
     # ---- data ------------------------------------------------------------------------------
     def get_train_dataloader(self) -> DataLoader:
@@ -92,9 +94,8 @@ class LlavaTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         result = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        coef = get_config(self.model).balance_loss_coef if has_adapters(self.model) else 0.0
-        if coef > 0:
-            aux = coef * balance_loss(model).to(result[0].device if return_outputs else result.device)
+        if self.balance_coef > 0:
+            aux = self.balance_coef * balance_loss(model).to(result[0].device if return_outputs else result.device)
             result = (result[0] + aux, result[1]) if return_outputs else result + aux
         return result
 

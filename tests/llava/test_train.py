@@ -153,3 +153,14 @@ def test_adapter_flags_become_the_config():
     assert cfg.target_modules == r".*\.(q|v)_proj" and cfg.num_experts == 1 and cfg.modules_to_save == []
     with pytest.raises(AdapterConfigError, match="does not compile"):
         adapter_config(ModelArguments(model_name_or_path="m", peft="moelora", adapter_targets="re:(q"))
+
+
+def test_balance_loss_is_added_by_the_trainer(assets, tmp_path):
+    data, model_dir = assets
+    args = ("--peft", "teamlora", "--adapter_r", "4", "--max_steps", "2", "--save_steps", "2", "--learning_rate", "1e-3")
+    plain = main(train_args(data, model_dir, tmp_path / "plain", *args))
+    balanced = main(train_args(data, model_dir, tmp_path / "bal", *args, "--balance_loss_coef", "10"))
+    assert balanced.balance_coef == 10.0 and plain.balance_coef == 0.0
+    # same seed and data: the first logged loss differs only by the (positive) balance term
+    assert losses(balanced)[1] > losses(plain)[1]
+    assert all(layer._last_phi is None for _, layer in adapted_layers(balanced.model))  # consumed each step

@@ -34,6 +34,9 @@ class TeamLoraConfig:
                      or "identity".
     balance_loss_coef: > 0 makes routed layers keep their router probabilities so that
                      teamlora.balance_loss(model) can be added by the caller. Off by default (paper).
+    use_interaction: teamlora only; False drops M (omega = phi). That "collaboration only" ablation is
+                     exactly MoELoRA's computation: with DESIGN §2's contiguous split, a shared (k*r)-row A
+                     is MoELoRA's k stacked A's, so the methods differ only in the router and M.
     """
 
     method: str = "teamlora"
@@ -48,6 +51,7 @@ class TeamLoraConfig:
     interaction_init: str = "uniform_diag"
     interaction_offdiag: float = 0.01
     balance_loss_coef: float = 0.0
+    use_interaction: bool = True
 
     def __post_init__(self) -> None:
         errors = []
@@ -67,6 +71,8 @@ class TeamLoraConfig:
             errors.append(f"dropout must be in [0, 1) (got {self.dropout})")
         if self.router_hidden < 0 or (self.router_hidden > 0 and self.method != "teamlora"):
             errors.append(f"router_hidden={self.router_hidden} is only for method='teamlora' and must be >= 0")
+        if not self.use_interaction and self.method != "teamlora":
+            errors.append(f"use_interaction=False is a teamlora ablation; {self.method!r} has no interaction matrix")
         if self.interaction_init not in INTERACTION_INITS:
             errors.append(f"interaction_init={self.interaction_init!r} is not one of {INTERACTION_INITS}")
         if self.interaction_offdiag < 0:

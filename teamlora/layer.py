@@ -58,9 +58,10 @@ class TeamLoraLinear(nn.Module):
             self.router = ShapleyRouter(
                 self.in_features, k, hidden=config.router_hidden, device=device, dtype=torch.float32
             )
-            self.interaction = nn.Parameter(torch.empty(k, k, device=device, dtype=torch.float32))
-            if device.type != "meta":
-                init_interaction(self.interaction, config.interaction_init, config.interaction_offdiag)
+            if config.use_interaction:
+                self.interaction = nn.Parameter(torch.empty(k, k, device=device, dtype=torch.float32))
+                if device.type != "meta":
+                    init_interaction(self.interaction, config.interaction_init, config.interaction_offdiag)
 
         self.merged = False
         self.disabled = False

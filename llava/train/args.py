@@ -41,6 +41,9 @@ class ModelArguments:
                   "q_proj,k_proj,v_proj,o_proj for attention), or one regex when it starts with 're:'."})
     router_hidden: int = field(default=0, metadata={"help": "TeamLoRA router hidden size (0 = linear router)."})
     interaction_init: str = field(default="uniform_diag", metadata={"help": "uniform_diag | identity"})
+    use_interaction: bool = field(default=True, metadata={
+        "help": "TeamLoRA only: False drops the interaction matrix (omega = phi), the 'collaboration only' "
+                "ablation, which computes exactly what MoELoRA does."})
     balance_loss_coef: float = field(default=0.0, metadata={"help": "Load-balancing loss weight (off by default, as in the paper)."})
     bits: int = field(default=16, metadata={"help": "16, or 8/4 for a bitsandbytes-quantised language model under the "
                                             "adapters (QLoRA: NF4 + double quantisation; needs a CUDA GPU, not ZeRO-3)."})

@@ -36,6 +36,12 @@ def check_arguments(model_args: ModelArguments, training_args: TrainingArguments
             raise ValueError("--bits 4/8 does not combine with ZeRO-3 (quantised weights cannot be partitioned); use zero2")
 
 
+# transformers 5 matches these from the start of the full module name or as its suffix: the bare names
+# "vision_tower" / "multi_modal_projector" match nothing under LlavaForConditionalGeneration.model, and the
+# tower and projector would be quantised too (then the projector cannot train).
+QUANT_SKIP_MODULES = ("model.vision_tower", "model.multi_modal_projector", "lm_head")
+
+
 def quantization_config(model_args: ModelArguments, dtype):
     """bitsandbytes NF4 (QLoRA) or int8 for the language model; tower, projector and lm_head stay as they are."""
     if model_args.bits == 16:
@@ -48,7 +54,7 @@ def quantization_config(model_args: ModelArguments, dtype):
         bnb_4bit_compute_dtype=dtype or torch.bfloat16,
         bnb_4bit_use_double_quant=True,
         bnb_4bit_quant_type="nf4",
-        llm_int8_skip_modules=["vision_tower", "multi_modal_projector", "lm_head"],
+        llm_int8_skip_modules=list(QUANT_SKIP_MODULES),
     )
 
 
@@ -75,6 +81,7 @@ def adapter_config(model_args: ModelArguments) -> TeamLoraConfig:
         modules_to_save=[] if model_args.freeze_mm_mlp_adapter else ["multi_modal_projector"],
         router_hidden=model_args.router_hidden,
         interaction_init=model_args.interaction_init,
+        use_interaction=model_args.use_interaction or model_args.peft != "teamlora",
         balance_loss_coef=model_args.balance_loss_coef,
     )
 

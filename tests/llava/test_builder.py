@@ -122,3 +122,26 @@ def _has_flash_attn():
     import importlib.util
 
     return importlib.util.find_spec("flash_attn") is not None
+
+
+def test_quantization_skip_list_names_the_tower_projector_and_head():
+    """transformers 5 matches llm_int8_skip_modules from the start of a full module name or as its suffix;
+    the tower and projector must match there (else they are quantised too), the language model must not."""
+    from transformers import LlavaForConditionalGeneration
+
+    from llava.model.tiny import tiny_llava_config
+    from llava.train.setup import QUANT_SKIP_MODULES
+
+    config = tiny_llava_config(vocab_size=64, image_token_id=3, bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    with torch.device("meta"):
+        model = LlavaForConditionalGeneration._from_config(config)
+    linears = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+
+    def skipped(name):
+        return any(name.startswith(key + ".") or name == key or name.endswith("." + key) for key in QUANT_SKIP_MODULES)
+
+    kept = [n for n in linears if skipped(n)]
+    quantised = [n for n in linears if not skipped(n)]
+    assert all("language_model" in n for n in quantised) and quantised
+    assert any("vision_tower" in n for n in kept) and any("multi_modal_projector" in n for n in kept)
+    assert "lm_head" in kept

@@ -19,7 +19,7 @@ from torch import nn
 
 from teamlora import TeamLoraConfig, TeamLoraLinear
 
-from .output import emit_json
+from .output import emit_json, fmt_ratio, print_bars
 from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block
 
 
@@ -278,10 +278,6 @@ def measure_group(shape: Shape, k: int, r: int, settings: Settings, *, modulelis
     return variants, samples
 
 
-def _fmt_ratio(x: float) -> str:
-    return f"{x:.3f}" if math.isfinite(x) else "-"
-
-
 def format_table(shape: Shape, k: int, r: int, variants: Sequence[Variant],
                  samples: Dict[Tuple[str, str], List[Sample]], threads: int) -> str:
     names = [v.name for v in variants]
@@ -300,7 +296,7 @@ def format_table(shape: Shape, k: int, r: int, variants: Sequence[Variant],
         for mode in MODES:
             row.append(f"{1e3 * median(s.wall_s for s in samples[(v.name, mode)]):10.2f}")
             for ref in refs:
-                row.append(_fmt_ratio(paired_ratio(samples[(v.name, mode)], samples[(ref, mode)])).rjust(9))
+                row.append(fmt_ratio(paired_ratio(samples[(v.name, mode)], samples[(ref, mode)])).rjust(9))
         util = median(s.utilisation for mode in MODES for s in samples[(v.name, mode)])
         row.append(f"{util:9.2f}")
         lines.append(" ".join(row))
@@ -449,12 +445,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if not args.dry_run:
         warnings += contention_report(utilisations, args.threads)
     bars = evaluate_bars(ratios, measured)
-    print("Bars (DESIGN §5):")
-    for b in bars:
-        verdict = "PASS" if b["pass"] else "FAIL"
-        print(f"  {verdict}  {b['key']} = {_fmt_ratio(b['value'] if b['value'] is not None else math.nan)} (limit {b['limit']:.2f})")
-    if not bars:
-        print("  none apply to the shapes/k measured")
+    print_bars(bars)
     for w in warnings:
         print(w)
 

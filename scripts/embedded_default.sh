@@ -80,4 +80,8 @@ if has_stage eval; then
     python -m llava.eval.task_accuracy --answers "$OUTPUT_DIR/eval/answers.jsonl" \
         --gt "$DATA_DIR/test/answers.jsonl" --tasks-info "$DATA_DIR/dataset_info.json" | tee "$OUTPUT_DIR/eval/accuracy.txt"
 fi
-say "finished in $((SECONDS - start)) s; model: $OUTPUT_DIR (loss curve: $OUTPUT_DIR/loss_curve.png)"
+if has_stage stage2; then
+    say "finished in $((SECONDS - start)) s; model: $OUTPUT_DIR (loss curve: $OUTPUT_DIR/loss_curve.png)"
+else
+    say "finished in $((SECONDS - start)) s"
+fi

@@ -1,0 +1,1 @@
+"""The multi-task method study (scripts/study.sh): expert usage per task, aggregation, figures, report."""

@@ -24,7 +24,7 @@ from teamlora import adapted_layers, count_parameters
 from llava.model.tiny import num_image_tokens, tiny_llava_config
 
 from .output import fmt_ratio, print_bars
-from .timing import Sample, contention_report, iters_for, paired_ratio, time_block
+from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block
 from .variants import PROJECTOR, REFERENCE, VARIANTS, apply_variant
 
 # ids of the synthetic vocabulary: the tiny tokenizer's layout (bos 1, eos 2, pad 3, <image> 4)
@@ -419,6 +419,36 @@ def common_result(args: argparse.Namespace, plan: Plan, sizes: Mapping[str, Size
         "device": args.device if args.device == "cpu" else f"cuda ({torch.cuda.get_device_name()})",
         "dtype": "float32",
     }
+
+
+class TimingLog:
+    """Per size and variant: median ms per call, calls per timed block, CPU/wall; utilisations for warnings."""
+
+    def __init__(self) -> None:
+        self.median_ms: Dict[str, Dict[str, float]] = {}
+        self.block_iters: Dict[str, Dict[str, int]] = {}
+        self.cpu_wall: Dict[str, Dict[str, float]] = {}
+        self.utilisations: Dict[str, List[float]] = {}
+
+    def record(self, size: str, samples: Mapping[str, Sequence[Sample]]) -> Dict[str, float]:
+        """Store one size's interleaved samples; returns each variant's median seconds per call."""
+        seconds = {}
+        self.median_ms[size], self.cpu_wall[size] = {}, {}
+        self.block_iters[size] = {v: s[0].iters for v, s in samples.items()}
+        for v, s in samples.items():
+            seconds[v] = median(x.wall_s for x in s)
+            util = [x.utilisation for x in s]
+            self.utilisations[f"{size}_{v}"] = util
+            self.median_ms[size][v] = 1e3 * seconds[v]
+            self.cpu_wall[size][v] = median(util)
+        return seconds
+
+    def as_json(self, median_key: str) -> dict:
+        return {
+            median_key: {s: rounded(d, 2) for s, d in self.median_ms.items()},
+            "calls_per_block": self.block_iters,
+            "cpu_wall": {s: rounded(d, 3) for s, d in self.cpu_wall.items()},
+        }
 
 
 def finish(args: argparse.Namespace, plan: Plan, sizes: Mapping[str, Size], *, bars: List[dict],

@@ -12,19 +12,18 @@ import argparse
 import gc
 import sys
 from dataclasses import asdict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 from torch import nn
 
 from .e2e import (
     EOS, PAD, RATIO_HEADERS, RATIO_NOTE, Size, ThroughputBar, add_common_flags, build_variants,
-    check_common, evaluate_bars, finish, fmt_count, format_table, interleaved, paired_ratios,
-    param_counts, plan_for, progress, random_inputs, ratio_cells, rounded, run_warnings, sizes_for, sync,
+    TimingLog, check_common, evaluate_bars, finish, fmt_count, format_table, interleaved, paired_ratios,
+    param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
     torch_threads, utilisation_warnings,
 )
 from .output import emit_json
-from .timing import median
 
 MODE = "generate"
 
@@ -102,10 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     variants = args.variant_list
     results: Dict[str, object] = {}
     ratios: Dict[str, float] = {}
-    median_ms: Dict[str, Dict[str, float]] = {}
-    block_iters: Dict[str, Dict[str, int]] = {}
-    cpu_wall: Dict[str, Dict[str, float]] = {}
-    utilisations: Dict[str, List[float]] = {}
+    timing = TimingLog()
     used_sizes: Dict[str, Size] = {}
     with torch_threads(args.threads):
         warnings = run_warnings(args, plan)
@@ -123,22 +119,17 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
             size_ratios = paired_ratios(size.name, MODE, samples)
             ratios.update(size_ratios)
-            median_ms[size.name], cpu_wall[size.name] = {}, {}
-            block_iters[size.name] = {v: samples[v][0].iters for v in variants}
+            seconds = timing.record(size.name, samples)
             rows = []
             for v in variants:
-                call_s = median(s.wall_s for s in samples[v])
-                util = [s.utilisation for s in samples[v]]
-                utilisations[f"{size.name}_{v}"] = util
-                median_ms[size.name][v] = 1e3 * call_s
-                cpu_wall[size.name][v] = median(util)
+                call_s = seconds[v]
                 trainable, total = counts[v]
                 results[f"{size.name}_{v}_new_tokens_per_s"] = batch_size * n_new / call_s
                 results[f"{size.name}_{v}_trainable_params"] = trainable
                 results[f"{size.name}_{v}_total_params"] = total
                 rows.append([v, fmt_count(trainable), fmt_count(total),
                              f"{batch_size * n_new / call_s:.1f}", f"{1e3 * call_s:.0f}",
-                             *ratio_cells(size.name, MODE, v, size_ratios), f"{median(util):.2f}"])
+                             *ratio_cells(size.name, MODE, v, size_ratios), f"{timing.cpu_wall[size.name][v]:.2f}"])
             title = (f"== {size.name}: {size.describe()}; batch {batch_size}, prompts of {size.gen_prompt} tokens, "
                      f"{n_new} new tokens; k={args.k}, r={args.r}; {plan.repeats} rounds, {args.threads} threads, "
                      f"{args.device} ==")
@@ -147,14 +138,11 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             print(RATIO_NOTE, flush=True)
             print(flush=True)
 
-        warnings += utilisation_warnings(args, utilisations)
+        warnings += utilisation_warnings(args, timing.utilisations)
 
     bars = evaluate_bars(BARS, MODE, ratios, list(used_sizes), variants)
-    result = finish(args, plan, used_sizes, bars=bars, results=results, ratios=ratios, warnings=warnings, timing={
-        "median_call_ms": {s: rounded(d, 2) for s, d in median_ms.items()},
-        "calls_per_block": block_iters,
-        "cpu_wall": {s: rounded(d, 3) for s, d in cpu_wall.items()},
-    })
+    result = finish(args, plan, used_sizes, bars=bars, results=results, ratios=ratios, warnings=warnings,
+                    timing=timing.as_json("median_call_ms"))
     return emit_json(result, args.json_out)
 
 

@@ -22,12 +22,11 @@ from torch import nn
 
 from .e2e import (
     RATIO_HEADERS, RATIO_NOTE, Size, ThroughputBar, add_common_flags, build_variant, build_variants,
-    check_common, evaluate_bars, finish, fmt_count, format_table, interleaved, paired_ratios,
-    param_counts, plan_for, progress, random_inputs, ratio_cells, rounded, run_warnings, sizes_for, sync,
+    TimingLog, check_common, evaluate_bars, finish, fmt_count, format_table, interleaved, paired_ratios,
+    param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
     torch_threads, utilisation_warnings,
 )
 from .output import emit_json
-from .timing import median
 
 MODE = "train"
 MIB = 1024 * 1024
@@ -244,10 +243,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     variants = args.variant_list
     results: Dict[str, object] = {}
     ratios: Dict[str, float] = {}
-    median_ms: Dict[str, Dict[str, float]] = {}
-    block_iters: Dict[str, Dict[str, int]] = {}
-    cpu_wall: Dict[str, Dict[str, float]] = {}
-    utilisations: Dict[str, List[float]] = {}
+    timing = TimingLog()
     memory_method = None
     used_sizes: Dict[str, Size] = {}
     with torch_threads(args.threads):
@@ -279,15 +275,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
             size_ratios = paired_ratios(size.name, MODE, samples)
             ratios.update(size_ratios)
-            median_ms[size.name], cpu_wall[size.name] = {}, {}
-            block_iters[size.name] = {v: samples[v][0].iters for v in variants}
+            seconds = timing.record(size.name, samples)
             rows = []
             for v in variants:
-                step_s = median(s.wall_s for s in samples[v])
-                util = [s.utilisation for s in samples[v]]
-                utilisations[f"{size.name}_{v}"] = util
-                median_ms[size.name][v] = 1e3 * step_s
-                cpu_wall[size.name][v] = median(util)
+                step_s = seconds[v]
                 trainable, total = counts[v]
                 results[f"{size.name}_{v}_samples_per_s"] = batch_size / step_s
                 results[f"{size.name}_{v}_tokens_per_s"] = batch_size * seq / step_s
@@ -298,7 +289,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                 results[f"{size.name}_{v}_step_mem_mib"] = m["step_mem_mib"] if m else None
                 rows.append([v, fmt_count(trainable), f"{batch_size / step_s:.2f}", f"{batch_size * seq / step_s:.0f}",
                              f"{1e3 * step_s:.0f}", *ratio_cells(size.name, MODE, v, size_ratios),
-                             f"{median(util):.2f}",
+                             f"{timing.cpu_wall[size.name][v]:.2f}",
                              f"{m['peak_mem_mib']:.0f}" if m else "-", f"{m['step_mem_mib']:.0f}" if m else "-"])
             title = (f"== {size.name}: {size.describe()}; batch {batch_size} x {seq} tokens; k={args.k}, r={args.r}; "
                      f"{plan.repeats} rounds, {args.threads} threads, {args.device} ==")
@@ -309,14 +300,11 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                   "its increase over the memory just before the first step", flush=True)
             print(flush=True)
 
-        warnings += utilisation_warnings(args, utilisations)
+        warnings += utilisation_warnings(args, timing.utilisations)
 
     bars = evaluate_bars(BARS, MODE, ratios, list(sizes), variants)
-    result = finish(args, plan, used_sizes, bars=bars, results=results, ratios=ratios, warnings=warnings, timing={
-        "median_step_ms": {s: rounded(d, 2) for s, d in median_ms.items()},
-        "calls_per_block": block_iters,
-        "cpu_wall": {s: rounded(d, 3) for s, d in cpu_wall.items()},
-    }, extra={"memory": "skipped" if args.no_memory else memory_method})
+    result = finish(args, plan, used_sizes, bars=bars, results=results, ratios=ratios, warnings=warnings,
+                    timing=timing.as_json("median_step_ms"), extra={"memory": "skipped" if args.no_memory else memory_method})
     return emit_json(result, args.json_out)
 
 

@@ -2,7 +2,8 @@
 
 Every routed method has k = 4 experts of rank 16 (A: 64 rows); LoRA gets rank k*r = 64, the same A/B
 sizes. HydraLoRA shares one rank-r A, so at r = 16 it would train far fewer parameters: its rank is
-raised to 24, which matches within 3% on the tiny FFN (256 -> 688 -> 256). Scaling is 2 for every
+raised to 24: within 3% of MoELoRA/TeamLoRA on the tiny FFN (256 -> 688 -> 256); LoRA, without
+routers, is 3% below them. Scaling is 2 for every
 method (alpha = 2 * rank), learning rates are the embedded default's.
 
 The paper's two ablations need no runs of their own under DESIGN §2's math:

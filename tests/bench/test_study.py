@@ -132,7 +132,8 @@ def test_incomplete_run_is_named(study_dir):
 
 
 def test_study_methods_are_parameter_matched():
-    """On the tiny default's FFN (256 -> 688 -> 256, 2 layers) every method trains within 5% of LoRA(k*r)."""
+    """On the tiny default's FFN (256 -> 688 -> 256, 2 layers) the routed methods train within 3% of MoELoRA's
+    count, and LoRA(k*r) (same A/B, no routers) within 3% below it."""
     from transformers import LlavaForConditionalGeneration
 
     from llava.model.tiny import tiny_llava_config
@@ -146,8 +147,9 @@ def test_study_methods_are_parameter_matched():
         add_adapters(model, TeamLoraConfig(method=m.peft, r=m.r, num_experts=m.experts, alpha=2 * m.r,
                                            modules_scope="language_model"))
         counts[name] = count_parameters(model).trainable
-    reference = counts[methods.REFERENCE]
+    reference = counts["moelora"]
     for name, n in counts.items():
-        assert abs(n / reference - 1) < 0.05, (name, n, reference)
+        assert abs(n / reference - 1) < 0.03, (name, n, reference)
+    assert counts["lora_kr"] < reference
     assert methods.METHODS["hydralora"].trainer_args() == ["--peft", "hydralora", "--adapter_r", "24",
                                                            "--adapter_alpha", "48", "--num_experts", "4"]

@@ -23,6 +23,7 @@ from torch import nn
 from teamlora import adapted_layers, count_parameters
 from llava.model.tiny import num_image_tokens, tiny_llava_config
 
+from .cli import choices, require_min
 from .output import fmt_ratio, print_bars
 from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block
 from .variants import PROJECTOR, REFERENCE, VARIANTS, apply_variant
@@ -304,14 +305,6 @@ def fmt_count(n: int) -> str:
 
 
 # ---- command line ------------------------------------------------------------------------------
-def _choices(text: str, allowed: Sequence[str], flag: str, parser: argparse.ArgumentParser) -> List[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in items if t not in allowed]
-    if unknown or not items:
-        parser.error(f"{flag}: unknown {unknown}; choose from {', '.join(allowed)}")
-    return list(dict.fromkeys(items))
-
-
 def add_common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="fewer repeats, one call per timed block (smoke run)")
     p.add_argument("--dry-run", action="store_true",
@@ -334,8 +327,8 @@ def add_common_flags(p: argparse.ArgumentParser) -> None:
 
 
 def check_common(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
-    args.size_list = _choices(args.sizes, list(SIZES), "--sizes", p)
-    variants = _choices(args.variants, VARIANTS, "--variants", p)
+    args.size_list = choices(args.sizes, list(SIZES), "--sizes", p)
+    variants = choices(args.variants, VARIANTS, "--variants", p)
     args.added_reference = REFERENCE not in variants
     if args.added_reference:
         variants.insert(0, REFERENCE)
@@ -344,12 +337,8 @@ def check_common(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
         p.error("need --k >= 2 and --r >= 1")
     if args.threads is None:
         args.threads = torch.get_num_threads()
-    for flag in ("threads", "repeats", "iters"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            p.error(f"--{flag} must be >= 1")
-    if args.warmup is not None and args.warmup < 0:
-        p.error("--warmup must be >= 0")
+    require_min(p, args, 1, "threads", "repeats", "iters")
+    require_min(p, args, 0, "warmup")
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA device is available")
 

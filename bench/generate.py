@@ -23,6 +23,7 @@ from .e2e import (
     param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
     torch_threads, utilisation_warnings,
 )
+from .cli import require_min
 from .output import emit_json
 
 MODE = "generate"
@@ -89,9 +90,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--new-tokens", type=int, default=None, help="override every size's new-token count")
     args = p.parse_args(argv)
     check_common(args, p)
-    for flag in ("batch", "new_tokens"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            p.error(f"--{flag.replace('_', '-')} must be >= 1")
+    require_min(p, args, 1, "batch", "new_tokens")
     return args
 
 

@@ -34,6 +34,7 @@ from torch import nn
 
 from teamlora import adapted_layers, remove_adapters
 
+from .cli import choices, require_min
 from .output import emit_json
 from .timing import Sample, median, paired_ratio, time_block
 from .variants import PROJECTOR, REFERENCE, VARIANTS, apply_variant
@@ -842,10 +843,6 @@ def format_tables(result: dict) -> str:
 # command line
 
 
-def _csv(text: str) -> List[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.gpu", description=HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -869,21 +866,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
                    help="where the QLoRA checkpoint and the ZeRO-2 run go (default: a temporary directory, removed)")
     p.add_argument("--json-out", default=None, help="also write the JSON result to this file")
     args = p.parse_args(argv)
-    args.attn = _csv(args.attn) if args.attn else (["sdpa"] if args.dry_run else list(ATTNS))
-    args.grad_ckpt = _csv(args.grad_ckpt)
-    args.variants = _csv(args.variants)
-    for name, values, allowed in (("--attn", args.attn, ATTNS), ("--grad-ckpt", args.grad_ckpt, GRAD_CKPT),
-                                  ("--variants", args.variants, VARIANTS)):
-        unknown = [v for v in values if v not in allowed]
-        if unknown or not values:
-            p.error(f"{name}: {unknown or 'nothing given'}; choose from {', '.join(allowed)}")
+    args.attn = choices(args.attn, ATTNS, "--attn", p) if args.attn else (["sdpa"] if args.dry_run else list(ATTNS))
+    args.grad_ckpt = choices(args.grad_ckpt, GRAD_CKPT, "--grad-ckpt", p)
+    args.variants = choices(args.variants, VARIANTS, "--variants", p)
     if REFERENCE not in args.variants:
         args.variants.insert(0, REFERENCE)
-    for name in ("batch", "seq_len", "steps"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup is not None and args.warmup < 0:
-        p.error("--warmup must be at least 0")
+    require_min(p, args, 1, "batch", "seq_len", "steps")
+    require_min(p, args, 0, "warmup")
     return args
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from teamlora import TeamLoraConfig, TeamLoraLinear
 
+from .cli import choices, csv_list, require_min
 from .output import emit_json, fmt_ratio, print_bars
 from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block
 
@@ -335,10 +336,6 @@ def evaluate_bars(ratios: Dict[str, float], measured: Sequence[Tuple[str, int, i
     return results
 
 
-def _csv(text: str) -> List[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.layers", description=HELP,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -357,12 +354,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--no-modulelist", action="store_true", help="skip the ModuleList MoELoRA variant")
     p.add_argument("--json-out", default=None, help="also write the JSON result to this file")
     args = p.parse_args(argv)
-    shapes = _csv(args.shapes)
-    unknown = [s for s in shapes if s not in SHAPES]
-    if unknown or not shapes:
-        p.error(f"--shapes: unknown {unknown}; choose from {', '.join(SHAPES)}")
+    shapes = choices(args.shapes, list(SHAPES), "--shapes", p)
     try:
-        ks = [int(k) for k in _csv(args.ks if args.ks is not None else "4,8")]
+        ks = [int(k) for k in csv_list(args.ks if args.ks is not None else "4,8")]
     except ValueError:
         p.error(f"--ks must be a comma list of integers (got {args.ks!r})")
     if not ks or any(k < 2 for k in ks):
@@ -370,12 +364,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     for k in ks:
         if args.total_rank // k < 1:
             p.error(f"--total-rank {args.total_rank} gives rank 0 for k={k}")
-    if args.threads < 1:
-        p.error("--threads must be >= 1")
-    if args.repeats is not None and args.repeats < 1:
-        p.error("--repeats must be >= 1")
-    if args.iters is not None and args.iters < 1:
-        p.error("--iters must be >= 1")
+    require_min(p, args, 1, "threads", "repeats", "iters")
     if args.ks is None and args.quick and not args.dry_run:
         args.groups = [(s, k) for s in shapes for k in QUICK_KS[s]]
     else:

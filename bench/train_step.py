@@ -26,6 +26,7 @@ from .e2e import (
     param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
     torch_threads, utilisation_warnings,
 )
+from .cli import require_min
 from .output import emit_json
 
 MODE = "train"
@@ -226,9 +227,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--no-memory", action="store_true", help="skip the per-variant memory measurement")
     args = p.parse_args(argv)
     check_common(args, p)
-    for flag in ("batch", "seq"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            p.error(f"--{flag} must be >= 1")
+    require_min(p, args, 1, "batch", "seq")
     return args
 
 

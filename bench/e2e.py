@@ -168,30 +168,51 @@ def param_counts(model: nn.Module) -> Tuple[int, int]:
 
 
 # ---- inputs ------------------------------------------------------------------------------------
-def random_inputs(size: Size, batch: int, seq: int, *, seed: int, labels: bool,
-                  device: str = "cpu") -> Dict[str, torch.Tensor]:
-    """BOS, the image's <image> tokens, then random text ids; one random image per row.
+def llava_batch(config, batch: int, seq: int, *, seed: int, labels: bool, text_ids: Tuple[int, int],
+                device="cpu", pixel_dtype: Optional[torch.dtype] = None, what: str = "sequence") -> Dict[str, torch.Tensor]:
+    """A random LLaVA batch for `config`: BOS, the image's <image> tokens, then text ids drawn from
+    [text_ids[0], text_ids[1]); one random image per row; no padding (attention mask all ones).
 
-    labels: input_ids with BOS and the image positions set to -100 (training); no padding (all rows
-    have the same length, attention mask all ones).
+    labels: input_ids with BOS and the image positions set to -100 (the loss is on the text, as LLaVA
+    masks the prompt side). `what` names the length in the error when `seq` cannot hold the image.
     """
-    n_img = size.image_tokens
+    n_img = num_image_tokens(config)
     if seq < n_img + 2:
-        raise ValueError(f"{size.name}: sequence length {seq} leaves no room after {n_img} image tokens")
+        raise ValueError(f"{what}: {seq} tokens cannot hold the {n_img} image tokens plus text")
     g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(FIRST_TEXT_ID, size.vocab, (batch, seq), generator=g)
-    ids[:, 0] = BOS
-    ids[:, 1 : 1 + n_img] = IMAGE
+    ids = torch.randint(text_ids[0], text_ids[1], (batch, seq), generator=g)
+    ids[:, 0] = config.text_config.bos_token_id
+    ids[:, 1 : 1 + n_img] = config.image_token_index
+    image_size = config.vision_config.image_size
+    pixels = torch.randn(batch, 3, image_size, image_size, generator=g)
     out = {
         "input_ids": ids,
         "attention_mask": torch.ones_like(ids),
-        "pixel_values": torch.randn(batch, 3, size.image_size, size.image_size, generator=g),
+        "pixel_values": pixels if pixel_dtype is None else pixels.to(pixel_dtype),
     }
     if labels:
         lab = ids.clone()
         lab[:, : 1 + n_img] = -100
         out["labels"] = lab
     return {key: t.to(device) for key, t in out.items()}
+
+
+def random_inputs(size: Size, batch: int, seq: int, *, seed: int, labels: bool,
+                  device: str = "cpu") -> Dict[str, torch.Tensor]:
+    """llava_batch for a size's model: text ids above the tiny tokenizer's special ids."""
+    return llava_batch(llava_config(size), batch, seq, seed=seed, labels=labels, text_ids=(FIRST_TEXT_ID, size.vocab),
+                       device=device, what=f"{size.name} sequence length")
+
+
+def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: Dict[str, torch.Tensor],
+                   *, autocast=None) -> torch.Tensor:
+    """One training step: forward with labels (under `autocast` when given), backward, step, zero_grad."""
+    with autocast if autocast is not None else contextlib.nullcontext():
+        loss = model(**inputs).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)  # idle variants hold no gradients
+    return loss.detach()
 
 
 # ---- timing ------------------------------------------------------------------------------------

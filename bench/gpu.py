@@ -32,9 +32,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 import torch
 from torch import nn
 
+from llava.model.tiny import num_image_tokens as image_tokens
 from teamlora import adapted_layers, remove_adapters
 
 from .cli import choices, require_min
+from .e2e import llava_batch, optimizer_step
 from .output import emit_json
 from .timing import Sample, median, paired_ratio, time_block
 from .variants import PROJECTOR, REFERENCE, VARIANTS, apply_variant
@@ -166,12 +168,6 @@ def dry_config():
                              text_layers=2, max_length=512)
 
 
-def image_tokens(config) -> int:
-    from llava.model.tiny import num_image_tokens
-
-    return num_image_tokens(config)
-
-
 # ----------------------------------------------------------------------------------------------
 # environment
 
@@ -296,25 +292,10 @@ def build_base(config, settings: Settings, attn: str):
 
 
 def make_inputs(config, batch: int, seq_len: int, settings: Settings, seed: int = 0) -> Dict[str, torch.Tensor]:
-    """<bos> <image>*N text...: labels on the text only (as LLaVA's masking of the prompt side does)."""
-    n_img = image_tokens(config)
-    if seq_len < n_img + 2:
-        raise ValueError(f"--seq-len {seq_len} cannot hold the {n_img} image tokens plus text")
-    gen = torch.Generator().manual_seed(seed)
+    """<bos> <image>*N text...: labels on the text only; text ids below the image token's id."""
     vocab, image_id = config.text_config.vocab_size, config.image_token_index
-    ids = torch.randint(3, min(vocab, image_id), (batch, seq_len), generator=gen)
-    ids[:, 0] = config.text_config.bos_token_id
-    ids[:, 1:1 + n_img] = image_id
-    labels = ids.clone()
-    labels[:, :1 + n_img] = -100
-    vision = config.vision_config
-    pixels = torch.randn(batch, 3, vision.image_size, vision.image_size, generator=gen)
-    return {
-        "input_ids": ids.to(settings.device),
-        "attention_mask": torch.ones_like(ids).to(settings.device),
-        "pixel_values": pixels.to(settings.device, settings.dtype),
-        "labels": labels.to(settings.device),
-    }
+    return llava_batch(config, batch, seq_len, seed=seed, labels=True, text_ids=(3, min(vocab, image_id)),
+                       device=settings.device, pixel_dtype=settings.dtype, what="--seq-len")
 
 
 def slice_inputs(inputs: Dict[str, torch.Tensor], batch: int) -> Dict[str, torch.Tensor]:
@@ -376,14 +357,6 @@ class Adapter:
         self.optimizer.zero_grad(set_to_none=True)
 
 
-def train_step(model, optimizer: torch.optim.Optimizer, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-    loss = model(**inputs, use_cache=False).loss
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return loss.detach()
-
-
 def _sync(settings: Settings) -> None:
     if settings.cuda:
         torch.cuda.synchronize(settings.device)
@@ -422,7 +395,7 @@ def measure_group(model, adapters: Dict[str, Adapter], inputs: Dict[str, torch.T
             others = sum(a.resident_bytes() for n, a in adapters.items() if n != name) if settings.cuda else 0
             adapter.install(model)
             try:
-                sample, peak = timed_step(lambda: train_step(model, adapter.optimizer, inputs), settings)
+                sample, peak = timed_step(lambda: optimizer_step(model, adapter.optimizer, inputs), settings)
             finally:
                 adapter.uninstall(model)
             if rnd >= settings.warmup:
@@ -610,11 +583,7 @@ def run_qlora_from(model_dir: Path, config, settings: Settings, attn: str, ckpt:
         return contextlib.nullcontext()
 
     def step(inputs):
-        with amp():
-            loss = model(**inputs, use_cache=False).loss
-        loss.backward()
-        adapter.optimizer.step()
-        adapter.optimizer.zero_grad(set_to_none=True)
+        optimizer_step(model, adapter.optimizer, inputs, autocast=amp())
 
     def run(batch: int):
         inputs = slice_inputs(full_inputs, batch)

@@ -22,7 +22,7 @@ from torch import nn
 
 from .e2e import (
     RATIO_HEADERS, RATIO_NOTE, Size, ThroughputBar, add_common_flags, build_variant, build_variants,
-    TimingLog, check_common, evaluate_bars, finish, fmt_count, format_table, interleaved, paired_ratios,
+    TimingLog, check_common, evaluate_bars, finish, optimizer_step, fmt_count, format_table, interleaved, paired_ratios,
     param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
     torch_threads, utilisation_warnings,
 )
@@ -106,10 +106,7 @@ class TrainStep:
         self.first_loss: Optional[float] = None
 
     def __call__(self) -> torch.Tensor:
-        loss = self.model(**self.batch).loss
-        loss.backward()
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)  # idle variants hold no gradients
+        loss = optimizer_step(self.model, self.optimizer, self.batch)
         sync(self.device)
         if self.first_loss is None:
             self.first_loss = loss.item()

@@ -105,14 +105,14 @@ def test_oom_back_off_halves_until_it_fits():
 
 
 def test_oom_back_off_in_the_training_matrix(monkeypatch, capsys):
-    real_step = gpu.train_step
+    real_step = gpu.optimizer_step
 
-    def step_that_fits_one_sample(model, optimizer, inputs):
+    def step_that_fits_one_sample(model, optimizer, inputs, **kwargs):
         if inputs["input_ids"].shape[0] > 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (fake)")
-        return real_step(model, optimizer, inputs)
+        return real_step(model, optimizer, inputs, **kwargs)
 
-    monkeypatch.setattr(gpu, "train_step", step_that_fits_one_sample)
+    monkeypatch.setattr(gpu, "optimizer_step", step_that_fits_one_sample)
     result, _ = _run(["--dry-run", "--skip-zero", "--skip-qlora", "--grad-ckpt", "off", "--variants", "teamlora",
                       "--steps", "1", "--warmup", "0", "--batch", "4"], capsys)
     cells = result["train"]["sdpa"]["ckpt_off"]
@@ -246,10 +246,10 @@ def test_adapters_swap_in_and_out_and_peaks_exclude_the_waiting_variants(monkeyp
 
 
 def test_a_failing_group_is_reported_not_fatal(monkeypatch, capsys):
-    def broken_step(model, optimizer, inputs):
+    def broken_step(model, optimizer, inputs, **kwargs):
         raise ValueError("something GPU-specific broke")
 
-    monkeypatch.setattr(gpu, "train_step", broken_step)
+    monkeypatch.setattr(gpu, "optimizer_step", broken_step)
     result, printed = _run(["--dry-run", "--skip-zero", "--grad-ckpt", "off", "--variants", "teamlora",
                             "--steps", "1", "--warmup", "0"], capsys)
     for variant in ("lora_kr", "teamlora"):

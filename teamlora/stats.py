@@ -26,7 +26,14 @@ class ExpertStats:
     @property
     def cv(self) -> float:
         """Coefficient of variation of phi across experts: 0 = perfectly balanced."""
-        return float(self.phi.std(unbiased=False) / self.phi.mean())
+        return expert_cv(self.phi)
+
+
+def expert_cv(weights) -> float:
+    """Coefficient of variation (population std / mean) of k mean expert weights: 0 = perfectly balanced,
+    sqrt(k - 1) = one expert takes everything. Accepts a tensor or a list of floats."""
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    return float(w.std(unbiased=False) / w.mean())
 
 
 def adapter_stats(model: nn.Module) -> Dict[str, ExpertStats]:

@@ -7,6 +7,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
+from teamlora import expert_cv
+
 from .collect import Run
 
 
@@ -46,12 +48,6 @@ class Comparison:
         return self.se > 0 and abs(self.diff) > 2 * self.se
 
 
-def layer_cv(weights: Sequence[float]) -> float:
-    """Coefficient of variation of one layer's mean expert weights (0 = perfectly balanced)."""
-    mean = statistics.fmean(weights)
-    return statistics.pstdev(weights) / mean if mean > 0 else float("nan")
-
-
 def pooled_phi(run: Run) -> Dict[str, List[float]]:
     """Per layer, the held-out mean phi over all tasks' tokens (token-weighted)."""
     sums: Dict[str, List[float]] = {}
@@ -68,7 +64,7 @@ def pooled_phi(run: Run) -> Dict[str, List[float]]:
 def run_cv(run: Run) -> Optional[float]:
     """Mean over layers of the held-out load-balance CV; None for a method without routers."""
     phi = pooled_phi(run)
-    return statistics.fmean(layer_cv(w) for w in phi.values()) if phi else None
+    return statistics.fmean(expert_cv(w) for w in phi.values()) if phi else None
 
 
 def task_spread(run: Run) -> Optional[float]:

@@ -10,7 +10,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .aggregate import layer_cv, pooled_phi  # noqa: E402
+from teamlora import expert_cv  # noqa: E402
+
+from .aggregate import pooled_phi  # noqa: E402
 from .collect import Run  # noqa: E402
 
 
@@ -60,7 +62,7 @@ def plot_usage_heatmap(run: Run, path: str | Path, title: str) -> Optional[Path]
 def _training_cv(run: Run) -> tuple[List[int], List[float]]:
     steps, cvs = [], []
     for record in run.expert_stats:
-        layer_cvs = [layer_cv(phi) for phi in record["layers"].values()]
+        layer_cvs = [expert_cv(phi) for phi in record["layers"].values()]
         if layer_cvs:
             steps.append(record["step"])
             cvs.append(statistics.fmean(layer_cvs))
@@ -88,7 +90,7 @@ def plot_load_balance(runs: Sequence[Run], path: str | Path, title: str) -> Opti
     per_seed = [pooled_phi(r) for r in routed if r.usage]
     if per_seed:
         layers = list(per_seed[0])
-        values = [[layer_cv(phi[name]) for phi in per_seed] for name in layers]
+        values = [[expert_cv(phi[name]) for phi in per_seed] for name in layers]
         means = [statistics.fmean(v) for v in values]
         lows = [m - min(v) for m, v in zip(means, values)]
         highs = [max(v) - m for m, v in zip(means, values)]

@@ -7,7 +7,8 @@ import torch
 from safetensors.torch import save_file
 
 from bench.study import methods, report
-from bench.study.aggregate import compare, layer_cv, per_task_wins, stat, summarize
+from bench.study.aggregate import compare, per_task_wins, stat, summarize
+from teamlora import expert_cv
 from bench.study.collect import StudyInputError, collect_runs
 
 TASKS = ("colour", "count")
@@ -58,8 +59,8 @@ def test_stat_and_cv():
     assert (s.mean, s.std, s.n) == (2.0, 1.0, 3)
     assert s.se == pytest.approx(1 / math.sqrt(3))
     assert stat([5.0]).std == 0.0
-    assert layer_cv([0.25, 0.25, 0.25, 0.25]) == 0.0
-    assert layer_cv([1.0, 0.0]) == pytest.approx(1.0)  # pstdev 0.5 / mean 0.5
+    assert expert_cv([0.25, 0.25, 0.25, 0.25]) == 0.0
+    assert expert_cv([1.0, 0.0]) == pytest.approx(1.0)  # pstdev 0.5 / mean 0.5
 
 
 def test_collect_and_summarize(study_dir):

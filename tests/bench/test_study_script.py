@@ -5,7 +5,6 @@ their evals, expert usage and the report. Timings and accuracies are not asserte
 """
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -76,11 +76,12 @@ def read_runtime(path: Path) -> float:
     raise StudyInputError(f"{path}: no train_runtime in log_history (the run did not finish)")
 
 
-def count_saved_params(path: Path) -> tuple[int, int]:
-    """(adapter parameters, projector parameters) in an adapter_model.safetensors, from shapes only."""
+def count_saved_params(path: Path) -> tuple[int, int, bool]:
+    """(adapter parameters, projector parameters, has routers) of an adapter_model.safetensors, from shapes only."""
     if not path.is_file():
         raise StudyInputError(f"{path}: missing")
     adapters = projector = 0
+    routed = False
     with safe_open(str(path), framework="pt") as f:
         for key in f.keys():
             numel = 1
@@ -90,15 +91,17 @@ def count_saved_params(path: Path) -> tuple[int, int]:
                 projector += numel
             else:
                 adapters += numel
-    return adapters, projector
+                routed = routed or ".router." in key
+    return adapters, projector, routed
 
 
 def read_run(path: Path, method: str, seed: int) -> Run:
     summary = read_accuracy(path / "eval" / "accuracy.txt")
     per_task = summary["per_task"]
-    adapters, projector = count_saved_params(path / "adapter_model.safetensors")
+    adapters, projector, routed = count_saved_params(path / "adapter_model.safetensors")
     usage_file = path / "eval" / "usage.json"
-    usage = _read_json(usage_file)["tasks"] if usage_file.is_file() else {}
+    # a method without routers has no expert usage to measure; one with routers must have it
+    usage = _read_json(usage_file)["tasks"] if routed or usage_file.is_file() else {}
     return Run(
         method=method, seed=seed, path=path,
         accuracy={t: float(v["accuracy"]) for t, v in per_task.items()},

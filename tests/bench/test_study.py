@@ -132,6 +132,12 @@ def test_incomplete_run_is_named(study_dir):
         collect_runs(study_dir)
 
 
+def test_routed_run_without_expert_usage_is_named(study_dir):
+    (study_dir / "teamlora" / "seed2" / "eval" / "usage.json").unlink()
+    with pytest.raises(StudyInputError, match=r"teamlora/seed2/eval/usage.json: missing"):
+        collect_runs(study_dir)
+
+
 def test_study_methods_are_parameter_matched():
     """On the tiny default's FFN (256 -> 688 -> 256, 2 layers) the routed methods train within 3% of MoELoRA's
     count, and LoRA(k*r) (same A/B, no routers) within 3% below it."""

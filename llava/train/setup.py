@@ -81,7 +81,7 @@ def adapter_config(model_args: ModelArguments) -> TeamLoraConfig:
         modules_to_save=[] if model_args.freeze_mm_mlp_adapter else ["multi_modal_projector"],
         router_hidden=model_args.router_hidden,
         interaction_init=model_args.interaction_init,
-        use_interaction=model_args.use_interaction or model_args.peft != "teamlora",
+        use_interaction=model_args.use_interaction,  # False on another method: the config's named error
         balance_loss_coef=model_args.balance_loss_coef,
     )
 

@@ -153,6 +153,10 @@ def test_adapter_flags_become_the_config():
     assert cfg.target_modules == r".*\.(q|v)_proj" and cfg.num_experts == 1 and cfg.modules_to_save == []
     with pytest.raises(AdapterConfigError, match="does not compile"):
         adapter_config(ModelArguments(model_name_or_path="m", peft="moelora", adapter_targets="re:(q"))
+    ablation = adapter_config(ModelArguments(model_name_or_path="m", peft="teamlora", use_interaction=False))
+    assert ablation.use_interaction is False
+    with pytest.raises(AdapterConfigError, match="use_interaction=False is a teamlora ablation; 'moelora'"):
+        adapter_config(ModelArguments(model_name_or_path="m", peft="moelora", use_interaction=False))
 
 
 def test_balance_loss_is_added_by_the_trainer(assets, tmp_path):

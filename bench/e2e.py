@@ -15,7 +15,7 @@ import copy
 import math
 import sys
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -382,16 +382,6 @@ def plan_for(args: argparse.Namespace) -> Plan:
 def sizes_for(args: argparse.Namespace) -> Dict[str, Size]:
     table = DRY_SIZES if args.dry_run else SIZES
     return {name: table[name] for name in args.size_list}
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def run_warnings(args: argparse.Namespace, plan: Plan) -> List[str]:

@@ -17,14 +17,15 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
+from .cli import require_min
 from .e2e import (
     EOS, PAD, RATIO_HEADERS, RATIO_NOTE, Size, ThroughputBar, add_common_flags, build_variants,
     TimingLog, check_common, evaluate_bars, finish, fmt_count, format_table, interleaved, paired_ratios,
     param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
-    torch_threads, utilisation_warnings,
+    utilisation_warnings,
 )
-from .cli import require_min
 from .output import emit_json
+from .timing import torch_threads
 
 MODE = "generate"
 

@@ -21,7 +21,7 @@ from teamlora import TeamLoraConfig, TeamLoraLinear
 
 from .cli import choices, csv_list, require_min
 from .output import emit_json, fmt_ratio, print_bars
-from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block
+from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block, torch_threads
 
 
 @dataclass(frozen=True)
@@ -394,16 +394,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     settings = settings_for(args)
     shapes = DRY_SHAPES if args.dry_run else SHAPES
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    warnings: List[str] = []
-    if torch.get_num_threads() != args.threads:
-        warnings.append(f"WARNING: asked for {args.threads} threads, torch uses {torch.get_num_threads()}")
-    if args.dry_run:
-        warnings.append("dry run: tiny shapes and one repeat; the timings and PASS/FAIL mean nothing")
-    elif args.quick:
-        warnings.append(f"quick run: {settings.repeats} repeats of one call; use the full run for reported numbers")
-    try:
+    with torch_threads(args.threads):
+        warnings: List[str] = []
+        if torch.get_num_threads() != args.threads:
+            warnings.append(f"WARNING: asked for {args.threads} threads, torch uses {torch.get_num_threads()}")
+        if args.dry_run:
+            warnings.append("dry run: tiny shapes and one repeat; the timings and PASS/FAIL mean nothing")
+        elif args.quick:
+            warnings.append(f"quick run: {settings.repeats} repeats of one call; use the full run for reported numbers")
         ratios: Dict[str, float] = {}
         median_ms: Dict[str, Dict[str, Dict[str, float]]] = {}
         cpu_util: Dict[str, Dict[str, float]] = {}
@@ -428,8 +426,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                     cpu_util[g][f"{v}_{m}"] = median(u)
                     utilisations[f"{g}_{v}_{m}"] = u
             measured.append((shape.name, k, r))
-    finally:
-        torch.set_num_threads(previous_threads)
 
     if not args.dry_run:
         warnings += contention_report(utilisations, args.threads)

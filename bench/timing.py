@@ -6,11 +6,14 @@ Benchmarks report ratios of variants timed side by side (interleaved), never bar
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Sequence
+from typing import Callable, Dict, Iterable, Iterator, List, Sequence
+
+import torch
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,14 @@ def contention_report(utilisations: Dict[str, List[float]], threads: int, floor:
         f"{len(utilisations)} measurements (lowest: {listed}): the cores are shared, timings are noisy; "
         "rerun on a quiet machine before trusting the ratios."
     ]
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch.set_num_threads(n) for the block, then back to what it was."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -20,14 +20,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from .cli import require_min
 from .e2e import (
     RATIO_HEADERS, RATIO_NOTE, Size, ThroughputBar, add_common_flags, build_variant, build_variants,
     TimingLog, check_common, evaluate_bars, finish, optimizer_step, fmt_count, format_table, interleaved, paired_ratios,
     param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
-    torch_threads, utilisation_warnings,
+    utilisation_warnings,
 )
-from .cli import require_min
 from .output import emit_json
+from .timing import torch_threads
 
 MODE = "train"
 MIB = 1024 * 1024

@@ -31,6 +31,19 @@ def add_allow_missing(parser: argparse.ArgumentParser) -> None:
         help="score unanswered questions as wrong (default: error listing their ids)")
 
 
+def add_lenient(parser: argparse.ArgumentParser) -> None:
+    """The one opt-in for the project's forgiving answer reading, shared by every scorer.
+
+    Without it a scorer reports only the official tool's number. With it the summary keeps the
+    official number as the headline and adds a "lenient" block (same keys) and "misread_by_official",
+    the count of answers the official rule scored wrong that the lenient reading scores right.
+    """
+    parser.add_argument(
+        "--lenient", action="store_true",
+        help="also score with the project's forgiving answer reading ('(B)', 'No!', 'two' -> '2'); "
+             "the official number stays the headline and the lenient one is reported beside it")
+
+
 def percent(numerator: float, denominator: int) -> float:
     """A percentage rounded to 2 decimals; 0.0 for an empty set."""
     return round(100.0 * numerator / denominator, 2) if denominator else 0.0

@@ -39,3 +39,27 @@ def extract_choice(text: str, options: list[str]) -> int | None:
     said = normalize_answer(text)
     matches = [i for i, opt in enumerate(options) if said and normalize_answer(opt) == said]
     return matches[0] if len(matches) == 1 else None
+
+
+SQA_OPTIONS = ("A", "B", "C", "D", "E")  # eval_science_qa.py's default --options (a list, not a string)
+_SQA_ANSWER_IS = re.compile(r"The answer is ([A-Z]).")
+
+
+def llava_sqa_choice(text: str, num_choices: int) -> int | None:
+    """LLaVA-1.5's ScienceQA reading (llava/eval/eval_science_qa.py), exactly; None = wrong.
+
+    Accepted: the text is exactly a letter A-E; or it is at least 3 characters, starts with
+    such a letter followed by ". " ("B. dog"); or "The answer is X" followed by any character
+    occurs exactly once. Nothing is stripped or case-folded, so "B." "(B)" " B" and "b" fail.
+    A letter beyond the problem's choices is wrong.
+    """
+    if text in SQA_OPTIONS:
+        letter = text
+    elif len(text) >= 3 and text[0] in SQA_OPTIONS and text[1:3] == ". ":
+        letter = text[0]
+    else:
+        found = _SQA_ANSWER_IS.findall(text)
+        letter = found[0] if len(found) == 1 else None
+    if letter is None or letter not in SQA_OPTIONS[:num_choices]:
+        return None
+    return SQA_OPTIONS.index(letter)

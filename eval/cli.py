@@ -47,3 +47,19 @@ def add_lenient(parser: argparse.ArgumentParser) -> None:
 def percent(numerator: float, denominator: int) -> float:
     """A percentage rounded to 2 decimals; 0.0 for an empty set."""
     return round(100.0 * numerator / denominator, 2) if denominator else 0.0
+
+
+def count_misread(official: dict, lenient: dict) -> int:
+    """How many answers the official rule scored below the lenient reading.
+
+    Both map the same keys to a score (bool for right/wrong, float for soft VQA accuracy);
+    for right/wrong scores this is "official wrong, lenient right".
+    """
+    return sum(lenient[k] > official[k] for k in official)
+
+
+def add_lenient_block(summary: dict, lenient_metrics: dict, official: dict, lenient: dict) -> dict:
+    """Put the lenient metrics beside the official ones, with the misread count (see add_lenient)."""
+    summary["lenient"] = lenient_metrics
+    summary["misread_by_official"] = count_misread(official, lenient)
+    return summary

@@ -1,19 +1,22 @@
-"""ScienceQA (IMG subset by default): option-letter accuracy.
+"""ScienceQA (IMG subset by default): option-letter accuracy as LLaVA-1.5 reads it.
 
     python -m eval.scienceqa --answers A.jsonl --problems problems.json \
-        --pid-splits pid_splits.json [--split test] [--subset img|all] [--allow-missing]
+        --pid-splits pid_splits.json [--split test] [--subset img|all] [--allow-missing] [--lenient]
 
 problems.json maps problem id -> {"question", "choices": [...], "answer": index,
 "image": file or null, "subject"?}; pid_splits.json maps split -> [problem ids].
-The letter is read from free text ("B", "(B) dog", "The answer is B."); an
-unreadable answer counts as wrong and is reported.
+Official reading: LLaVA's eval_science_qa accepted formats only (eval.choice.llava_sqa_choice:
+"B", "B. dog", "... The answer is B."); anything else is wrong and listed as unparsed.
+--lenient adds the project's reading ("(B) dog", "Answer: B", the option's text).
+ScienceQA-IMG is the split's problems with an image (LLaVA counts the answers whose prompt
+holds <image>: the same set when every problem is answered).
 """
 import argparse
 
 from tqdm import tqdm
 
-from eval.choice import LETTERS, extract_choice
-from eval.cli import add_allow_missing, percent, run_cli
+from eval.choice import LETTERS, extract_choice, llava_sqa_choice
+from eval.cli import add_allow_missing, add_lenient, add_lenient_block, percent, run_cli
 from eval.errors import EvalInputError
 from eval.files import check_coverage, load_answers, read_json
 
@@ -44,14 +47,22 @@ def split_problem_ids(problems: dict, splits_path, split: str) -> list[str]:
     return ids
 
 
-def score_scienceqa(answers: dict[str, str], problems: dict, selected: list[str]) -> dict:
+def official_choice(text: str, choices: list[str]) -> int | None:
+    return llava_sqa_choice(text, len(choices))
+
+
+def score_scienceqa(answers: dict[str, str], problems: dict, selected: list[str],
+                    read=official_choice, right: dict | None = None) -> dict:
+    """Accuracy (%) etc. of the chosen options; `right` (if given) collects {pid: correct}."""
     correct, unparsed, by_subject = 0, [], {}
     for pid in tqdm(selected, desc="scienceqa", unit="q"):
         prob = problems[pid]
-        chosen = extract_choice(answers[pid], prob["choices"]) if pid in answers else None
+        chosen = read(answers[pid], prob["choices"]) if pid in answers else None
         if pid in answers and chosen is None:
             unparsed.append(pid)
         ok = chosen == prob["answer"]
+        if right is not None:
+            right[pid] = ok
         correct += ok
         subject = by_subject.setdefault(prob.get("subject", "unknown"), [0, 0])
         subject[0] += ok
@@ -69,7 +80,10 @@ def score_scienceqa(answers: dict[str, str], problems: dict, selected: list[str]
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m eval.scienceqa",
-        description="Score ScienceQA answers: accuracy of the option letter read from free text.")
+        description="Score ScienceQA answers as LLaVA-1.5's eval_science_qa reads them (accuracy of "
+                    "the option letter).",
+        epilog="Real files (playground/data/eval/scienceqa/): answers to the questions converted from "
+               "llava_test_CQM-A.json; --problems problems.json, --pid-splits pid_splits.json.")
     p.add_argument("--answers", required=True, help="model_vqa answers jsonl (question_id = problem id)")
     p.add_argument("--problems", required=True, help="ScienceQA problems.json")
     p.add_argument("--pid-splits", required=True, help="ScienceQA pid_splits.json")
@@ -77,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", choices=("img", "all"), default="img",
                    help="img: only problems with an image (ScienceQA-IMG, default); all: every problem")
     add_allow_missing(p)
+    add_lenient(p)
     return p
 
 
@@ -94,7 +109,12 @@ def score(args: argparse.Namespace) -> dict:
     missing = check_coverage(answered_in_subset, selected, args.answers, args.allow_missing)
     summary = {"benchmark": "scienceqa", "split": args.split, "subset": args.subset,
                "num_missing": len(missing)}
-    summary.update(score_scienceqa(answers, problems, selected))
+    official: dict[str, bool] = {}
+    summary.update(score_scienceqa(answers, problems, selected, official_choice, official))
+    if args.lenient:
+        lenient: dict[str, bool] = {}
+        add_lenient_block(summary, score_scienceqa(answers, problems, selected, extract_choice, lenient),
+                          official, lenient)
     return summary
 
 

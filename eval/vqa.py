@@ -1,31 +1,42 @@
-"""VQA accuracy (VQAv2, TextVQA): soft accuracy against 10 human answers.
+"""VQA accuracy (VQAv2, TextVQA): soft accuracy against the (10) human answers.
 
-For a question with n human answers the prediction is scored on each of the n
-leave-one-out subsets of n-1 answers as min(#matches / 3, 1); the question's
-accuracy is the mean over subsets, the benchmark's the mean over questions.
-Prediction and human answers are compared after `normalize_answer`.
+A prediction is scored on each leave-one-out subset of the human answers as
+min(#matches / 3, 1); the question's accuracy is the mean over subsets, the
+benchmark's the mean over questions. Three readings of "match":
+
+- `vqa_eval_accuracy`: the official VQA evaluation (vqaEval.py). The prediction
+  gets its punctuation and digit/article processing; the human answers get only
+  the punctuation processing, and only when they are not all identical; a
+  leave-one-out subset drops every answer record equal to the left-out one.
+- `textvqa_accuracy`: LLaVA's TextVQAAccuracyEvaluator: EvalAI's answer
+  processor on the prediction and on all 10 human answers, subsets by position.
+- `vqa_accuracy`: the project's forgiving reading (`normalize_answer` on both
+  sides), reported under --lenient.
 """
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
 from eval.cli import percent
 from eval.errors import EvalInputError
-from eval.files import read_json, require_fields
-from eval.normalize import normalize_answer
+from eval.files import read_json, read_jsonl, require_fields
+from eval.normalize import evalai_answer, normalize_answer, vqa_eval_prediction, vqa_punctuation
 
 
 @dataclass(frozen=True)
 class VQAItem:
-    """Ground truth of one question: the human answers and, if known, the answer type."""
+    """Ground truth of one question: the human answers, their full records, and types if known."""
     answers: tuple[str, ...]
     answer_type: str | None = None
+    question_type: str | None = None
+    records: tuple[dict, ...] = ()  # VQAv2 answer records ({answer, answer_confidence, answer_id})
 
 
 def vqa_accuracy(prediction: str, human_answers: list[str] | tuple[str, ...]) -> float:
-    """Leave-one-out soft accuracy in [0, 1] of one prediction."""
+    """Lenient: leave-one-out soft accuracy after `normalize_answer` on both sides."""
     if len(human_answers) < 2:
         raise ValueError("VQA accuracy needs at least 2 human answers")
     pred = normalize_answer(prediction)
@@ -35,25 +46,52 @@ def vqa_accuracy(prediction: str, human_answers: list[str] | tuple[str, ...]) ->
     return sum(min(1.0, (total_hits - hit) / 3.0) for hit in hits) / len(hits)
 
 
-def score_vqa(answers: dict[str, str], truth: dict[str, VQAItem], desc: str = "vqa") -> dict:
-    """Accuracy (%) over every question in `truth`; an absent answer scores 0.
+def vqa_eval_accuracy(prediction: str, records: tuple[dict, ...] | list[dict]) -> float:
+    """Official VQAv2 accuracy of one answer against the annotation's answer records."""
+    pred = vqa_eval_prediction(prediction)
+    if len({r["answer"] for r in records}) > 1:  # unanimous human answers stay untouched
+        records = [{**r, "answer": vqa_punctuation(r["answer"])} for r in records]
+    accs = []
+    for left_out in records:
+        # The official code drops every record equal to the left-out one, not just itself.
+        matches = sum(other != left_out and other["answer"] == pred for other in records)
+        accs.append(min(1.0, matches / 3))
+    return sum(accs) / len(accs)
 
-    Returns overall accuracy, per-answer-type accuracy when types are known,
-    and the counts.
-    """
-    by_type: dict[str, list[float]] = defaultdict(list)
-    scores = []
-    for qid, item in tqdm(truth.items(), desc=desc, unit="q"):
-        acc = vqa_accuracy(answers[qid], item.answers) if qid in answers else 0.0
-        scores.append(acc)
+
+def textvqa_accuracy(prediction: str, human_answers: list[str] | tuple[str, ...]) -> float:
+    """LLaVA's TextVQA accuracy: EvalAI processing on both sides, leave-one-out by position."""
+    pred = evalai_answer(prediction)
+    hits = [evalai_answer(a) == pred for a in human_answers]
+    total_hits = sum(hits)
+    return sum(min(1.0, (total_hits - hit) / 3) for hit in hits) / len(hits)
+
+
+def score_each(keys, predict: Callable[[str], float | None], desc: str) -> dict:
+    """{key: score} over `keys`; `predict` returns None for an unanswered key (scores 0)."""
+    out = {}
+    for key in tqdm(keys, desc=desc, unit="q"):
+        score = predict(key)
+        out[key] = 0.0 if score is None else score
+    return out
+
+
+def summarize_vqa(scores: dict, truth: dict[str, VQAItem]) -> dict:
+    """Accuracy (%) over the scored questions, per answer type and per question type when known."""
+    by_answer: dict[str, list[float]] = defaultdict(list)
+    by_question: dict[str, list[float]] = defaultdict(list)
+    for key, score in scores.items():
+        item = truth[key]
         if item.answer_type is not None:
-            by_type[item.answer_type].append(acc)
-    return {
-        "accuracy": percent(sum(scores), len(scores)),
-        "per_answer_type": {t: percent(sum(v), len(v)) for t, v in sorted(by_type.items())},
-        "num_questions": len(scores),
-        "num_missing": sum(qid not in answers for qid in truth),
-    }
+            by_answer[item.answer_type].append(score)
+        if item.question_type is not None:
+            by_question[item.question_type].append(score)
+    summary = {"accuracy": percent(sum(scores.values()), len(scores))}
+    if by_answer:
+        summary["per_answer_type"] = {t: percent(sum(v), len(v)) for t, v in sorted(by_answer.items())}
+    if by_question:
+        summary["per_question_type"] = {t: percent(sum(v), len(v)) for t, v in sorted(by_question.items())}
+    return summary
 
 
 def _human_answers(answers, where: str) -> tuple[str, ...]:
@@ -63,7 +101,8 @@ def _human_answers(answers, where: str) -> tuple[str, ...]:
 
 
 def load_vqav2_annotations(path: str | Path) -> dict[str, VQAItem]:
-    """VQAv2 annotations json: {"annotations": [{question_id, answers: [{answer}], answer_type?}]}."""
+    """VQAv2 annotations json: {"annotations": [{question_id, answers: [{answer, ...}],
+    answer_type?, question_type?}]}."""
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
         raise EvalInputError(f"{path}: expected an object with an 'annotations' list")
@@ -73,21 +112,32 @@ def load_vqav2_annotations(path: str | Path) -> dict[str, VQAItem]:
         require_fields(ann, ("question_id", "answers"), where)
         where = f"{where} (question {ann['question_id']})"
         try:
-            texts = [a["answer"] for a in ann["answers"]]
-        except (TypeError, KeyError):
+            records = tuple(dict(a) for a in ann["answers"])
+            texts = [a["answer"] for a in records]
+        except (TypeError, KeyError, ValueError):
             raise EvalInputError(f"{where}: 'answers' must be a list of {{'answer': ...}}") from None
-        truth[str(ann["question_id"])] = VQAItem(_human_answers(texts, where), ann.get("answer_type"))
+        if not all(isinstance(t, str) for t in texts):
+            raise EvalInputError(f"{where}: an 'answer' is not a string")
+        truth[str(ann["question_id"])] = VQAItem(_human_answers(texts, where), ann.get("answer_type"),
+                                                 ann.get("question_type"), records)
     return truth
 
 
 def load_vqav2_question_ids(path: str | Path) -> list:
-    """VQAv2 questions json: {"questions": [{question_id, image_id, question}]} -> ids in file order.
+    """Question ids in file order, keeping their JSON type (the submission needs ints).
 
-    The ids keep their original JSON type because the submission file needs it.
+    Reads the official questions json ({"questions": [{question_id, ...}]}) or a LLaVA
+    question file (.jsonl, one {question_id, ...} per line).
     """
+    if str(path).endswith(".jsonl"):
+        ids = []
+        for lineno, rec in read_jsonl(path):
+            require_fields(rec, ("question_id",), f"{path}:{lineno}")
+            ids.append(rec["question_id"])
+        return ids
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("questions"), list):
-        raise EvalInputError(f"{path}: expected an object with a 'questions' list")
+        raise EvalInputError(f"{path}: expected an object with a 'questions' list (or a .jsonl question file)")
     ids = []
     for i, q in enumerate(doc["questions"]):
         require_fields(q, ("question_id",), f"{path}: questions[{i}]")
@@ -95,15 +145,20 @@ def load_vqav2_question_ids(path: str | Path) -> list:
     return ids
 
 
-def load_textvqa_annotations(path: str | Path) -> dict[str, VQAItem]:
-    """TextVQA json: {"data": [{question_id, answers: [10 strings], ...}]}."""
+def load_textvqa_annotations(path: str | Path) -> dict[tuple[str, str], VQAItem]:
+    """TextVQA json {"data": [{image_id, question, answers: [10 strings], ...}]} keyed as LLaVA
+    keys it: (image_id, lower-cased question). A later record with the same key replaces an
+    earlier one, as in LLaVA's dict."""
     doc = read_json(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise EvalInputError(f"{path}: expected an object with a 'data' list")
     truth = {}
     for i, rec in enumerate(doc["data"]):
         where = f"{path}: data[{i}]"
-        require_fields(rec, ("question_id", "answers"), where)
-        where = f"{where} (question {rec['question_id']})"
-        truth[str(rec["question_id"])] = VQAItem(_human_answers(rec["answers"], where))
+        require_fields(rec, ("image_id", "question", "answers"), where)
+        where = f"{where} (image {rec['image_id']}, question {rec['question']!r})"
+        answers = _human_answers(rec["answers"], where)
+        if len(answers) != 10:  # LLaVA's evaluator asserts exactly 10
+            raise EvalInputError(f"{where}: has {len(answers)} human answers, TextVQA has 10")
+        truth[(str(rec["image_id"]), str(rec["question"]).lower())] = VQAItem(answers)
     return truth

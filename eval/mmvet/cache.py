@@ -2,7 +2,10 @@
 
 One line per grade, written and flushed to disk the moment it arrives. A grade
 is reused only when question id, judge, run index and the hash of
-(prediction, ground truth) all match, so an edited answer is graded again.
+(prediction, ground truth, prompt) all match, so an edited answer, or a switch
+between MM-Vet's prompt and the project's, is graded again. The file is read as
+bytes: a last line cut anywhere (inside a multi-byte UTF-8 character too) is
+dropped with a warning and regraded.
 """
 import hashlib
 import json
@@ -13,8 +16,10 @@ from pathlib import Path
 from eval.errors import EvalInputError
 
 
-def content_hash(prediction: str, ground_truth: str) -> str:
-    return hashlib.sha256(json.dumps([prediction, ground_truth]).encode("utf-8")).hexdigest()[:16]
+def content_hash(prediction: str, ground_truth: str, prompt: str = "") -> str:
+    """`prompt` identifies the judge's prompt; empty for judges without one (the offline rule)."""
+    fields = [prediction, ground_truth] + ([prompt] if prompt else [])
+    return hashlib.sha256(json.dumps(fields).encode("utf-8")).hexdigest()[:16]
 
 
 def _key(entry: dict) -> tuple:

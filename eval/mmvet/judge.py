@@ -3,11 +3,16 @@ import time
 from dataclasses import dataclass
 
 from eval.mmvet.offline import NAME as OFFLINE_NAME, rule_based_score
-from eval.mmvet.prompt import FOLLOW_UP, grading_message, parse_score
+from eval.mmvet.prompt import parse_score
+from eval.mmvet.protocol import Protocol
 from eval.mmvet.retry import BackoffPolicy, call_with_backoff
 
-MAX_TRIES = 5              # replies asked for before the item scores 0.0
-TEMPERATURE_STEP = 0.5     # added after every unreadable reply
+# MM-Vet's schedule: the first request at temperature 0; after an unreadable reply the item is
+# asked afresh with the retry instruction, the 1st retry at 0 again and each later one 0.5
+# warmer; once 5 retries have been sent the item scores 0.0 without reading the last reply.
+# Requests: temperatures 0, 0, 0.5, 1.0, 1.5, 2.0.
+MAX_TRIES = 5
+TEMPERATURE_STEP = 0.5
 MAX_TOKENS = 3             # enough for "0.7" / "1.0"
 
 
@@ -35,28 +40,32 @@ class ChatJudge:
     under `policy`, so they are counted.
     """
 
-    def __init__(self, client, model: str, policy: BackoffPolicy, sleep=time.sleep):
-        self.client, self.name, self.policy, self.sleep = client, model, policy, sleep
+    def __init__(self, client, model: str, policy: BackoffPolicy, protocol: Protocol, sleep=time.sleep):
+        self.client, self.name, self.policy, self.protocol = client, model, policy, protocol
+        self.sleep = sleep
 
-    def _reply(self, messages: list[dict], temperature: float) -> tuple[str, int]:
+    def _reply(self, content: str, temperature: float) -> tuple[str | None, int]:
         def request():
             return self.client.chat.completions.create(
-                model=self.name, messages=messages, temperature=temperature, max_tokens=MAX_TOKENS)
+                model=self.name, messages=[{"role": "user", "content": content}],
+                temperature=temperature, max_tokens=MAX_TOKENS)
         response, retries = call_with_backoff(request, self.policy, self.sleep)
         # A reply without choices or content is treated like an unreadable one.
-        content = response.choices[0].message.content if response.choices else None
-        return content or "", retries
+        message = response.choices[0].message if response.choices else None
+        return (message.content if message is not None else None), retries
 
     def grade(self, question: str, ground_truth: str, prediction: str) -> Grade:
-        prompt = {"role": "user", "content": grading_message(question, ground_truth, prediction)}
-        messages, network_retries, reply = [prompt], 0, ""
-        for attempt in range(MAX_TRIES):
-            reply, retries = self._reply(messages, temperature=attempt * TEMPERATURE_STEP)
+        temperature = 0.0
+        reply, network_retries = self._reply(
+            self.protocol.message(question, ground_truth, prediction), temperature)
+        tries, score = 1, parse_score(reply)
+        retry_content = self.protocol.retry_message(question, ground_truth, prediction)
+        while score is None:
+            reply, retries = self._reply(retry_content, temperature)
             network_retries += retries
+            tries += 1
+            temperature += TEMPERATURE_STEP
+            if tries > MAX_TRIES:
+                return Grade(0.0, tries, True, network_retries, reply or "")
             score = parse_score(reply)
-            if score is not None:
-                return Grade(score, attempt + 1, False, network_retries, reply)
-            # Show the judge its unreadable reply and ask again, a little warmer.
-            messages = [prompt, {"role": "assistant", "content": reply},
-                        {"role": "user", "content": FOLLOW_UP}]
-        return Grade(0.0, MAX_TRIES, True, network_retries, reply)
+        return Grade(score, tries, False, network_retries, reply or "")

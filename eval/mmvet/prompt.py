@@ -1,4 +1,8 @@
-"""The grading message sent to the judge: instructions, worked examples, the item."""
+"""The project's own grading prompt (used without MM-Vet's evaluator) and the score parsing.
+
+Scores graded with this prompt are not comparable with published MM-Vet numbers; see
+protocol.py for how MM-Vet's own prompt is read from the user's copy of its evaluator.
+"""
 
 INSTRUCTIONS = (
     "You grade answers to questions about images. For the last row of the table below, "
@@ -38,29 +42,29 @@ EXAMPLES = (
      "A child is on a beach.", "0.3"),
 )
 
-FOLLOW_UP = ("That reply could not be read as a score. Answer with nothing but the number: "
-             "one of 0.0, 0.1, 0.2, ..., 1.0.")
+# Appended to the item row when a reply could not be read (the request is sent afresh).
+PROJECT_RETRY_SUFFIX = "\nReply with the correctness score only, one number from 0.0 to 1.0: "
 
 
-def _cell(text: str) -> str:
-    """Keep a value on one table row: newlines become spaces, pipes are escaped."""
-    return " ".join(text.split()).replace("|", "\\|")
+def _example_row(question: str, ground_truth: str, prediction: str, correctness: str) -> str:
+    truth = ground_truth.replace("<AND>", " <AND> ").replace("<OR>", " <OR> ")
+    return " | ".join([question, truth, prediction, correctness]) + "\n"
 
 
-def grading_message(question: str, ground_truth: str, prediction: str) -> str:
-    """The single user message for one item; the Correctness cell of its row is left blank."""
-    rows = "".join(f"{_cell(q)} | {_cell(g)} | {_cell(p)} | {c}\n" for q, g, p, c in EXAMPLES)
-    item = f"{_cell(question)} | {_cell(ground_truth)} | {_cell(prediction)} |"
-    return INSTRUCTIONS + "\n" + HEADER + rows + item
+# Ends with a newline; the item row follows after one more (as MM-Vet lays its prompt out).
+PROJECT_PROMPT = INSTRUCTIONS + "\n" + HEADER + "".join(_example_row(*e) for e in EXAMPLES)
 
 
 def parse_score(reply: str | None) -> float | None:
-    """The score in [0, 1] a reply states (e.g. "0.7", "1.0."), or None if it states none."""
-    if not reply or not reply.strip():
+    """The score MM-Vet's evaluator reads: the text before the first space as a float in [0, 1].
+
+    Anything else ("0.7.", "Score: 1", a leading space, no content) is unreadable and asks again.
+    NaN, which the evaluator would store and carry into its means, is unreadable here.
+    """
+    if reply is None:
         return None
-    token = reply.strip().split()[0].rstrip(".,;:")
     try:
-        value = float(token)
+        value = float(reply.split(" ")[0].strip())
     except ValueError:
         return None
-    return value if 0.0 <= value <= 1.0 else None  # also rejects nan
+    return value if 0.0 <= value <= 1.0 else None

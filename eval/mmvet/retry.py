@@ -1,4 +1,5 @@
-"""Exponential backoff for judge calls that fail on the network side."""
+"""Exponential backoff for judge calls that fail on the network side (or arrive cut off)."""
+import json
 import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
@@ -23,7 +24,11 @@ class BackoffPolicy:
 
 
 def is_transient(error: Exception) -> bool:
-    """Worth retrying: connection trouble, timeouts, rate limits, server-side errors."""
+    """Worth retrying: connection trouble, timeouts, rate limits, server-side errors, and a 200
+    reply whose body is cut off or not a completion (the client raises JSONDecodeError or
+    APIResponseValidationError for those)."""
+    if isinstance(error, (json.JSONDecodeError, openai.APIResponseValidationError)):
+        return True
     if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(error, openai.APIStatusError):
@@ -37,10 +42,11 @@ def call_with_backoff(call: Callable[[], T], policy: BackoffPolicy,
     for retry in range(policy.max_retries + 1):
         try:
             return call(), retry
-        except openai.OpenAIError as e:
+        except (openai.OpenAIError, json.JSONDecodeError) as e:
             if not is_transient(e):
                 raise JudgeError(f"judge request refused: {e}") from e
             if retry == policy.max_retries:
-                raise JudgeError(f"judge unreachable after {retry} retries: {e}") from e
+                what = f"reply body is not valid JSON (cut off?): {e}" if isinstance(e, json.JSONDecodeError) else e
+                raise JudgeError(f"judge unreachable after {retry} retries: {what}") from e
             sleep(policy.delay(retry))
     raise AssertionError("unreachable")

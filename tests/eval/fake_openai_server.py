@@ -4,6 +4,7 @@
   "0.7"                   reply with this text (status 200)
   Status(500)             an error status with an OpenAI-style error body
   Delay(1.0, "0.7")       wait, then reply (a client with a shorter timeout gives up)
+  CUT_OFF                 status 200 whose JSON body stops half-way (a proxy that drops the tail)
 Every request body is logged in `calls`, in arrival order.
 """
 import json
@@ -22,6 +23,9 @@ class Status:
 class Delay:
     seconds: float
     text: str
+
+
+CUT_OFF = object()
 
 
 def _completion(text: str, model: str) -> dict:
@@ -55,13 +59,18 @@ class ScriptedChatServer:
                 if isinstance(action, Status):
                     return self._send(action.code, {"error": {"message": "scripted failure",
                                                               "type": "server_error"}})
+                if action is CUT_OFF:
+                    whole = json.dumps(_completion("0.5", body.get("model", ""))).encode()
+                    return self._send_bytes(200, whole[:len(whole) // 2])
                 if isinstance(action, Delay):
                     time.sleep(action.seconds)
                     action = action.text
                 self._send(200, _completion(action, body.get("model", "")))
 
             def _send(self, code: int, payload: dict):
-                data = json.dumps(payload).encode()
+                self._send_bytes(code, json.dumps(payload).encode())
+
+            def _send_bytes(self, code: int, data: bytes):
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
@@ -88,6 +97,15 @@ class ScriptedChatServer:
         self._httpd.server_close()
 
 
-def item_row(body: dict) -> str:
-    """The table row being graded: the last line of the first user message."""
-    return body["messages"][0]["content"].rsplit("\n", 1)[-1]
+def user_message(body: dict) -> str:
+    """The one user message a grading request carries."""
+    [message] = body["messages"]
+    assert message["role"] == "user"
+    return message["content"]
+
+
+def item_row(body: dict, prompt: str) -> str:
+    """What follows `prompt` and its newline: the item row (plus a retry instruction on retries)."""
+    content = user_message(body)
+    assert content.startswith(prompt + "\n")
+    return content[len(prompt) + 1:]

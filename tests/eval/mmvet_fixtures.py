@@ -21,3 +21,39 @@ def write_set(tmp_path, results=None):
     gt = write_json(tmp_path / "mm-vet.json", GROUND_TRUTH)
     res = write_json(tmp_path / "results.json", RESULTS if results is None else results)
     return gt, res
+
+
+# A stand-in for MM-Vet's mm-vet_evaluator.py with the same structure (a module-level `prompt`
+# string; the retry request appends an instruction after the " | "-joined item row) but made-up
+# text. Running it would fail and leave a marker file: the grader must only parse it.
+FAKE_PROMPT = """Rate the prediction against the ground truth from 0.0 to 1.0.
+
+Question | Ground truth | Prediction | Correctness
+--- | --- | --- | ---
+How many dogs? | 2 | two dogs | 1.0
+How many dogs? | 2 | three | 0.0
+"""
+FAKE_RETRY_SUFFIX = "\nJust the number, please: "
+FAKE_EVALUATOR = '''import argparse
+import missing_module_that_does_not_exist
+open("EXECUTED", "w").write("the evaluator was run")
+
+prompt = """''' + FAKE_PROMPT + '''"""
+
+
+def grade(args, line, model_pred):
+    question = args.prompt + "\\n" + " | ".join([line["question"], line["answer"], model_pred, ""])
+    retry = (
+        args.prompt
+        + "\\n"
+        + " | ".join([line["question"], line["answer"], model_pred, ""])
+        + ''' + repr(FAKE_RETRY_SUFFIX) + '''
+    )
+    return question, retry
+'''
+
+
+def write_evaluator(folder, source=FAKE_EVALUATOR):
+    path = folder / "mm-vet_evaluator.py"
+    path.write_text(source, encoding="utf-8")
+    return path

@@ -40,13 +40,15 @@ def test_grader_without_endpoint_uses_offline_judge(tmp_path, capsys, no_endpoin
     assert "no judge endpoint configured" in captured.err.lower()
     summary = last_json_line(captured.out)
     assert summary["judge"] == "offline-rule-based"
+    assert summary["comparable_with_published"] is False
+    assert summary["prompt"] == {"source": "offline-rule-based", "comparable_with_published": False}
     # cat 1.0, 12 1.0, stop sign 1.0, banana only 0.5
     assert summary["totals"] == [87.5]
     assert summary["capabilities"] == {"rec": 75.0, "ocr": 100.0, "know": 50.0, "gen": 50.0,
                                        "math": 100.0}
     tables = json.loads((out / "capability_scores.json").read_text())
     assert tables["judge"] == "offline-rule-based"
-    assert tables["combinations"]["ocr_math"] == {"count": 1, "score": 100.0}
+    assert tables["capability_integration"]["ocr_math"] == {"count": 1, "score": 100.0}
     assert json.loads((out / "per_question.json").read_text())["v1_3"]["scores"] == [0.5]
     assert "judge: offline-rule-based" in (out / "capability_scores.md").read_text()
 

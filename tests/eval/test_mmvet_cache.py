@@ -43,3 +43,20 @@ def test_corrupt_complete_line_is_an_error(tmp_path):
 
 def test_hash_separates_prediction_from_ground_truth():
     assert content_hash("a b", "c") != content_hash("a", "b c")
+
+
+def test_last_line_cut_at_any_byte_is_torn_never_a_decode_error(tmp_path, capsys):
+    """Issue 13.2: cut anywhere in a non-ASCII line (inside "é" or "–" too), the line is redone."""
+    whole = (json.dumps(entry("v1_1", score=0.5) | {"reply": "0.5 – très"}, ensure_ascii=False) + "\n").encode()
+    first = (json.dumps(entry("v1_0")) + "\n").encode()
+    cuts = range(1, len(whole) - 1)      # every cut that leaves part of the line, newline lost
+    assert any(whole[c - 1] >= 0x80 and whole[c] >= 0x80 for c in cuts)   # some fall inside a character
+    for cut in cuts:
+        path = tmp_path / f"cache_{cut}.jsonl"
+        path.write_bytes(first + whole[:cut])
+        for reopen in range(2):
+            with GradeCache(path) as cache:
+                assert len(cache) == 1 and cache.get("v1_1", "j", 0, content_hash("p", "g")) is None
+            err = capsys.readouterr().err
+            assert ("dropping a half-written last line" in err) == (reopen == 0)
+        assert path.read_bytes() == first

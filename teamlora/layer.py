@@ -1,16 +1,26 @@
 """The adapted Linear: LoRA, MoELoRA, HydraLoRA and TeamLoRA behind one fused forward.
 
 Notation (DESIGN §2): x (..., d_in); shared/stacked A (a_rows x d_in); B = [B_1 .. B_k] (d_out x k*r);
-phi = router(x) (..., k) in float32; omega = M phi for TeamLoRA, phi otherwise.
+phi = router(x) (..., k) in float32; omega (..., k) the weights applied to the experts:
 
-    y = W0 x + b + s * sum_i omega_i B_i z_i,   z = A dropout(x) split into k chunks z_i of size r
-      = W0 x + b + s * B (z * repeat_interleave(omega, r))        <- the fused form used by forward()
+    paper (and MoELoRA/HydraLoRA with M absent):  omega = M phi
+    authors:  m = phi M (m_j = sum_i phi_i M_ij, the authors' einsum);  omega = k * m / sum_j m_j
 
-HydraLoRA has one rank-r A shared by all experts, so z_i = z for every i (z is tiled k times).
-forward_reference() is the per-expert loop, kept for tests and as a benchmark baseline only.
+    y = W0 x + b + s * sum_i omega_i B_i z_i,   z = A dropout(x) ("authors": z = dropout(A x)), chunks z_i of r
+      = W0 x + b + B (z * repeat_interleave(s * omega, r))      <- the fused form used by forward()
+
+The scaling s rides on the (..., k) gate, i.e. on A's output as in the authors' layer, so no d_out-wide
+tensor is scaled. HydraLoRA has one rank-r A shared by all experts, so z_i = z for every i (z is tiled
+k times). forward_reference() is the per-expert loop, kept for tests and as a benchmark baseline only.
+
+Precision (as PEFT): adapter weights are float32 under bf16/fp16/quantised bases. Without autocast the
+input is cast to the adapter dtype and the adapter's result back to the base output's dtype; under
+autocast the input is left alone (the GEMMs pick autocast's dtype; no full-width copy of x is made).
+Router math always runs in float32, autocast or not.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional, Tuple
 
 import torch
@@ -22,10 +32,23 @@ from .errors import MergeError
 from .router import ShapleyRouter, SoftmaxRouter, init_interaction
 
 
-def _adapter_dtype(base: nn.Linear) -> torch.dtype:
-    # Quantised bases (int8/4-bit storage) get float32 adapters; float bases get their own dtype.
+def adapter_dtype(base: nn.Linear) -> torch.dtype:
+    """float32 adapters under bf16/fp16 and quantised bases (PEFT's autocast_adapter_dtype); float64 stays.
+
+    A base DeepSpeed ZeRO-3 has already partitioned (built under zero.Init) is the exception: its
+    adapters follow its dtype, as every parameter there must, and DeepSpeed keeps float32 master copies.
+    """
     dtype = base.weight.dtype
-    return dtype if dtype.is_floating_point else torch.float32
+    if hasattr(base.weight, "ds_id") and dtype.is_floating_point:
+        return dtype
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def autocast_enabled(x: torch.Tensor) -> bool:
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except (RuntimeError, ValueError):  # a device type autocast does not know (e.g. meta)
+        return False
 
 
 class TeamLoraLinear(nn.Module):
@@ -35,16 +58,18 @@ class TeamLoraLinear(nn.Module):
         super().__init__()
         self.base = base
         self.method = config.method
+        self.variant = config.variant  # "authors" | "paper" for teamlora, None otherwise
         self.r = config.r
         self.num_experts = config.num_experts
         self.scaling = float(config.scaling)
         self.in_features = base.in_features
         self.out_features = base.out_features
         device = base.weight.device
-        dtype = _adapter_dtype(base)
+        dtype = adapter_dtype(base)
         k, r = self.num_experts, self.r
 
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+        self.dropout_on_z = self.variant == "authors"  # the authors drop A's output, not x
         # A keeps nn.Linear's Kaiming-uniform init (as LoRA's A); B starts at zero -> output unchanged.
         self.lora_A = nn.Linear(self.in_features, config.a_rows, bias=False, device=device, dtype=dtype)
         self.lora_B = nn.Linear(k * r, self.out_features, bias=False, device=device, dtype=dtype)
@@ -68,6 +93,7 @@ class TeamLoraLinear(nn.Module):
         self.keep_router_probs = config.balance_loss_coef > 0
         self.track_stats = True
         self._last_phi: Optional[torch.Tensor] = None  # (..., k) with graph; read by balance_loss()
+        self._last_omega: Optional[torch.Tensor] = None  # (..., k) with graph; the authors' loss reads omega
         self._unmerged_weight: Optional[torch.Tensor] = None
         self.reset_stats()
 
@@ -76,41 +102,63 @@ class TeamLoraLinear(nn.Module):
         """Return (phi, omega), each (..., k) float32; (None, None) for plain LoRA."""
         if self.router is None:
             return None, None
-        phi = self.router(x)
-        omega = phi @ self.interaction.float().t() if self.interaction is not None else phi  # omega = M phi
-        return phi, omega
+        # float32 even under autocast: a bf16 softmax/mix over k logits loses what decides the routing
+        no_autocast = torch.autocast(x.device.type, enabled=False) if autocast_enabled(x) else contextlib.nullcontext()
+        with no_autocast:
+            phi = self.router(x)
+            return phi, self.mix(phi)
+
+    def mix(self, phi: torch.Tensor) -> torch.Tensor:
+        """omega (..., k) from phi (..., k): the interaction matrix and, for "authors", renormalise and x k."""
+        m = None if self.interaction is None else self.interaction.float()
+        if self.variant == "authors":
+            mixed = phi if m is None else phi @ m  # mixed_j = sum_i phi_i M_ij (phi + phi M0 in their code)
+            return mixed * (self.num_experts / mixed.sum(-1, keepdim=True))
+        return phi if m is None else phi @ m.t()  # omega_i = sum_j M_ij phi_j
+
+    def _adapter_input(self, x: torch.Tensor) -> torch.Tensor:
+        # under autocast the GEMMs choose their dtype themselves: skip a full-width copy of x
+        return x if autocast_enabled(x) else x.to(self.lora_A.weight.dtype)
 
     # ---- forward ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base(x)
         if self.merged or self.disabled:
             return out
-        phi, omega = self.route(x)
+        xa = self._adapter_input(x)
+        phi, omega = self.route(xa)  # xa, not x: when it is already float32 the router makes no copy of it
         self._observe(phi, omega)
-        a_dtype = self.lora_A.weight.dtype
-        z = self.lora_A(self.dropout(x.to(a_dtype)))  # (..., a_rows)
-        if self.method == "hydralora":
-            # every B_i reads the same z: gate it per expert as one outer product (..., k, 1) * (..., 1, r)
-            z = (omega.to(z.dtype).unsqueeze(-1) * z.unsqueeze(-2)).flatten(-2)  # (..., k*r)
-        elif omega is not None:
-            # z * repeat_interleave(omega, r), without materialising the repeated gate: (..., k, r) * (..., k, 1)
-            z = (z.unflatten(-1, (self.num_experts, self.r)) * omega.to(z.dtype).unsqueeze(-1)).flatten(-2)
-        delta = self.lora_B(z) * self.scaling  # (..., d_out)
+        z = self.dropout(self.lora_A(xa)) if self.dropout_on_z else self.lora_A(self.dropout(xa))  # (..., a_rows)
+        if omega is None:
+            delta = self.lora_B(z) * self.scaling  # plain LoRA, in PEFT's order of operations
+        else:
+            gate = (omega * self.scaling).to(z.dtype)  # (..., k)
+            if self.method == "hydralora":
+                # every B_i reads the same z: gate it per expert as one outer product (..., k, 1) * (..., 1, r)
+                z = (gate.unsqueeze(-1) * z.unsqueeze(-2)).flatten(-2)  # (..., k*r)
+            else:
+                # z * repeat_interleave(gate, r), without materialising the repeated gate: (..., k, r) * (..., k, 1)
+                z = (z.unflatten(-1, (self.num_experts, self.r)) * gate.unsqueeze(-1)).flatten(-2)
+            delta = self.lora_B(z)  # (..., d_out)
         return out + delta.to(out.dtype)
 
     def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
         """Per-expert Python loop (how MoE-LoRA repos usually write it). Same math as forward()."""
         out = self.base(x)
-        xd = self.dropout(x.to(self.lora_A.weight.dtype))
+        xa = self._adapter_input(x)
         if self.router is None:
-            return out + (self.lora_B(self.lora_A(xd)) * self.scaling).to(out.dtype)
-        _, omega = self.route(x)
+            return out + (self.lora_B(self.lora_A(self.dropout(xa))) * self.scaling).to(out.dtype)
+        _, omega = self.route(xa)
+        xd = xa if self.dropout_on_z else self.dropout(xa)
         r = self.r
-        delta = torch.zeros((), dtype=xd.dtype, device=xd.device)
+        delta = torch.zeros((), dtype=xa.dtype, device=xa.device)
         for i in range(self.num_experts):
             a_i = self.lora_A.weight if self.method == "hydralora" else self.lora_A.weight[i * r : (i + 1) * r]
             b_i = self.lora_B.weight[:, i * r : (i + 1) * r]
-            h_i = F.linear(F.linear(xd, a_i), b_i)  # (..., d_out)
+            z_i = F.linear(xd, a_i)  # (..., r)
+            if self.dropout_on_z:
+                z_i = self.dropout(z_i)
+            h_i = F.linear(z_i, b_i)  # (..., d_out)
             delta = delta + omega[..., i : i + 1].to(h_i.dtype) * h_i
         return out + (delta * self.scaling).to(out.dtype)
 
@@ -138,7 +186,7 @@ class TeamLoraLinear(nn.Module):
         if self.track_stats:
             self._accumulate(phi, omega)
         if self.keep_router_probs and torch.is_grad_enabled():
-            self._last_phi = phi
+            self._last_phi, self._last_omega = phi, omega
 
     # ---- merging ---------------------------------------------------------------------------
     def delta_weight(self) -> torch.Tensor:
@@ -173,4 +221,5 @@ class TeamLoraLinear(nn.Module):
         return (
             f"method={self.method}, in={self.in_features}, out={self.out_features}, r={self.r}, "
             f"experts={self.num_experts}, scaling={self.scaling:g}"
+            + (f", variant={self.variant}" if self.variant else "")
         )

@@ -13,6 +13,56 @@ from .targets import find_modules_to_save, find_target_linears
 
 CONFIG_ATTR = "teamlora_config"
 SAVED_ATTR = "teamlora_modules_to_save"
+SAVED_PRECISION_ATTR = "teamlora_saved_precision"  # name -> (original dtype, hook handles)
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+class _Float32Module:
+    """Hooks that let a module trained in float32 sit in a bf16/fp16 model: its floating tensor inputs are
+    cast to its parameters' dtype, its output back to the dtype its first floating input arrived in.
+    A stack pairs each call's input dtype with its output (safe if a call re-enters or re-runs)."""
+
+    def __init__(self) -> None:
+        self.arrived: List[Optional[torch.dtype]] = []
+
+    @staticmethod
+    def _cast(values, dtype: torch.dtype):
+        return type(values)(v.to(dtype) if torch.is_tensor(v) and v.is_floating_point() else v for v in values)
+
+    def before(self, module: nn.Module, args: tuple, kwargs: dict):
+        dtype = next((p.dtype for p in module.parameters()), None)
+        inputs = [*args, *kwargs.values()]
+        self.arrived.append(next((a.dtype for a in inputs if torch.is_tensor(a) and a.is_floating_point()), None))
+        if dtype is None:
+            return None
+        return self._cast(args, dtype), dict(zip(kwargs, self._cast(list(kwargs.values()), dtype)))
+
+    def after(self, module: nn.Module, args: tuple, kwargs: dict, output):
+        dtype = self.arrived.pop() if self.arrived else None
+        if dtype is None:
+            return None
+        if torch.is_tensor(output) and output.is_floating_point():
+            return output.to(dtype)
+        if isinstance(output, tuple):
+            return self._cast(output, dtype)
+        return None
+
+
+def _train_in_float32(module: nn.Module) -> Tuple[Optional[torch.dtype], list]:
+    """Upcast a half-precision modules_to_save module to float32 and hook its dtype boundary.
+
+    Parameters DeepSpeed ZeRO-3 has partitioned are left alone (DeepSpeed keeps float32 master copies)."""
+    params = list(module.parameters())
+    if any(hasattr(p, "ds_id") for p in params):
+        return None, []
+    original = next((p.dtype for p in params if p.dtype in HALF_DTYPES), None)
+    if original is not None:
+        for p in params:
+            if p.dtype in HALF_DTYPES:
+                p.data = p.data.float()
+    cast = _Float32Module()
+    return original, [module.register_forward_pre_hook(cast.before, with_kwargs=True),
+                      module.register_forward_hook(cast.after, with_kwargs=True)]
 
 
 def adapted_layers(model: nn.Module) -> Iterator[Tuple[str, TeamLoraLinear]]:
@@ -62,11 +112,15 @@ def add_adapters(
         for pname, p in layer.named_parameters():
             if not pname.startswith("base."):
                 p.requires_grad_(True)
+    precision = {}
     for name in saved:
-        for p in model.get_submodule(name).parameters():
+        module = model.get_submodule(name)
+        for p in module.parameters():
             p.requires_grad_(True)
+        precision[name] = _train_in_float32(module)  # trained fully: keep it in float32 like the adapters
     setattr(model, CONFIG_ATTR, config)
     setattr(model, SAVED_ATTR, saved)
+    setattr(model, SAVED_PRECISION_ATTR, precision)
     return model
 
 
@@ -87,7 +141,13 @@ def remove_adapters(model: nn.Module) -> nn.Module:
 
 
 def _forget_adapter_attrs(model: nn.Module) -> None:
-    for attr in (CONFIG_ATTR, SAVED_ATTR):
+    """Drop the adapter bookkeeping; modules_to_save return to the dtype they had (and lose their hooks)."""
+    for name, (original, handles) in getattr(model, SAVED_PRECISION_ATTR, {}).items():
+        for handle in handles:
+            handle.remove()
+        if original is not None:
+            model.get_submodule(name).to(original)
+    for attr in (CONFIG_ATTR, SAVED_ATTR, SAVED_PRECISION_ATTR):
         if hasattr(model, attr):
             delattr(model, attr)
 

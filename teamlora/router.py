@@ -51,13 +51,15 @@ class ShapleyRouter(nn.Module):
 def init_interaction(matrix: torch.Tensor, init: str, offdiag: float) -> None:
     """Fill the k x k interaction matrix M in place.
 
-    uniform_diag: ones on the diagonal, U(0, offdiag) elsewhere (TeamLoRA's "uniform with diagonal 1");
-    identity: M = I, so omega = phi at the start.
+    centered_diag: ones on the diagonal, U(-offdiag, offdiag) elsewhere (the authors' layer: its M0 is
+        U(-0.1, 0.1) with a zero diagonal and it mixes phi + phi M0 = phi (I + M0));
+    uniform_diag: ones on the diagonal, U(0, offdiag) elsewhere (the paper's "uniform with diagonal 1");
+    identity: M = I, so omega = phi ("paper") or k * phi ("authors") at the start.
     """
     k = matrix.shape[0]
     with torch.no_grad():
         if init == "identity":
             matrix.copy_(torch.eye(k, dtype=matrix.dtype, device=matrix.device))
         else:
-            matrix.uniform_(0.0, offdiag)
+            matrix.uniform_(-offdiag if init == "centered_diag" else 0.0, offdiag)
             matrix.fill_diagonal_(1.0)

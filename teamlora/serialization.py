@@ -109,7 +109,8 @@ def load_adapters(
     """Rebuild the adapters saved in `path` on a base model and load their weights.
 
     Every mismatch (method, module names, shapes, tensor names) is reported in one AdapterLoadError.
-    Weights are cast to the dtype and device of the base layers. is_trainable=False freezes everything.
+    Weights are cast to the dtype and device of the adapters built (float32 under a bf16/fp16 base, see
+    teamlora.layer.adapter_dtype). is_trainable=False freezes everything.
     """
     if has_adapters(model):
         raise AdapterLoadError(
@@ -119,7 +120,7 @@ def load_adapters(
     meta = read_adapter_config(path)
     fields = {k: v for k, v in meta.items() if k not in ("format", "format_version", "adapted_modules", "saved_modules")}
     try:
-        config = TeamLoraConfig.from_dict(fields)
+        config = TeamLoraConfig.from_saved(fields)  # a teamlora file without `variant` predates it: "paper"
     except TeamLoraError as e:
         raise AdapterLoadError(f"{Path(path) / CONFIG_NAME}: {e}") from e
     problems = []
@@ -149,10 +150,15 @@ def load_adapter_weights(model: nn.Module, path: Union[str, Path]) -> nn.Module:
     """
     meta = read_adapter_config(path)
     config = get_config(model)
+    fields = {k: v for k, v in meta.items() if k not in ("format", "format_version", "adapted_modules", "saved_modules")}
+    try:
+        saved = TeamLoraConfig.from_saved(fields)
+    except TeamLoraError as e:
+        raise AdapterLoadError(f"{Path(path) / CONFIG_NAME}: {e}") from e
     problems = [
-        f"{key}: saved {meta.get(key)!r}, model {getattr(config, key)!r}"
-        for key in ("method", "r", "num_experts", "router_hidden")
-        if meta.get(key) != getattr(config, key)
+        f"{key}: saved {getattr(saved, key)!r}, model {getattr(config, key)!r}"
+        for key in ("method", "variant", "r", "num_experts", "router_hidden")
+        if getattr(saved, key) != getattr(config, key)
     ]
     model_modules = {name: [l.in_features, l.out_features] for name, l in adapted_layers(model)}
     if meta.get("adapted_modules") != model_modules:

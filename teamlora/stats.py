@@ -15,7 +15,8 @@ class ExpertStats:
     """Mean expert weights of one routed layer over the tokens seen since the last reset.
 
     phi:   (k,) mean router participation (softmax output; sums to 1).
-    omega: (k,) mean weight actually applied to each expert (M phi for TeamLoRA; = phi otherwise).
+    omega: (k,) mean weight actually applied to each expert (M phi for TeamLoRA "paper", k * normalise(phi M)
+           for "authors" -- so it sums to k there; = phi otherwise).
     tokens: tokens observed (doubled under gradient checkpointing, which reruns forward; means are not).
     """
 
@@ -71,19 +72,28 @@ def summarize_stats(stats: Dict[str, ExpertStats]) -> Dict[str, float]:
 def balance_loss(model: nn.Module) -> torch.Tensor:
     """Load-balancing loss from the last forward, for the caller to add (scaled by balance_loss_coef).
 
-    Per layer: k * sum_i P_i^2 - 1 with P_i the mean participation of expert i over the batch's tokens;
-    it is 0 when experts are used equally and k - 1 when one expert takes every token. Averaged over
-    layers. Layers keep their router probabilities only when the config's balance_loss_coef > 0.
-    The stored probabilities are released after this call.
+    Per layer, with P_i the mean over the batch's tokens (padding included) of the layer's weights:
+      TeamLoRA "authors": the authors' own loss on the applied weights omega (which sum to k per token):
+          mean_i (P_i - 1/k)^2.  Since sum_i P_i = k, this is the variance of P around its mean 1 plus the
+          constant (1 - 1/k)^2: it is (1 - 1/k)^2 when experts are used equally, never 0;
+      every other routed layer: on the router probabilities phi, k * sum_i P_i^2 - 1, which is 0 when
+          experts are used equally and k - 1 when one expert takes every token.
+    Averaged over layers (how the authors weighted theirs in the published runs is not known). Layers keep
+    their routing weights only when the config's balance_loss_coef > 0; they are released by this call.
     """
     terms = []
     for _, layer in adapted_layers(model):
-        phi = layer._last_phi
+        phi, omega = layer._last_phi, layer._last_omega
+        layer._last_phi = layer._last_omega = None
         if phi is None:
             continue
-        p = phi.reshape(-1, layer.num_experts).mean(0)  # (k,)
-        terms.append(layer.num_experts * (p * p).sum() - 1.0)
-        layer._last_phi = None
+        k = layer.num_experts
+        if layer.variant == "authors":
+            p = omega.reshape(-1, k).mean(0)  # (k,)
+            terms.append(((p - 1.0 / k) ** 2).mean())
+        else:
+            p = phi.reshape(-1, k).mean(0)  # (k,)
+            terms.append(k * (p * p).sum() - 1.0)
     if not terms:
         return torch.zeros(())
     return torch.stack(terms).mean()

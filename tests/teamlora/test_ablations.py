@@ -2,7 +2,8 @@
 
 "Collaboration only" (shared A / split B, plain softmax router, no interaction matrix) is teamlora with
 use_interaction=False. Its shared (k*r)-row A split into contiguous chunks is MoELoRA's k stacked A's,
-so from the same seed it is MoELoRA, weight for weight and step for step.
+so from the same seed the "paper" variant is MoELoRA, weight for weight and step for step; the
+"authors" variant is MoELoRA with k times the output (its weights sum to k).
 """
 import pytest
 import torch
@@ -29,8 +30,8 @@ def _train(config: TeamLoraConfig, steps: int = 5) -> tuple[list[float], dict]:
 
 
 def test_collaboration_only_is_moelora_step_for_step():
-    collab_losses, collab_state = _train(TeamLoraConfig(method="teamlora", r=8, alpha=16, dropout=0.0,
-                                                        use_interaction=False))
+    collab_losses, collab_state = _train(TeamLoraConfig(method="teamlora", variant="paper", r=8, alpha=16,
+                                                        dropout=0.0, use_interaction=False))
     moe_losses, moe_state = _train(TeamLoraConfig(method="moelora", r=8, alpha=16, dropout=0.0))
     assert collab_losses == moe_losses
     assert collab_state.keys() == moe_state.keys()
@@ -40,8 +41,19 @@ def test_collaboration_only_is_moelora_step_for_step():
     assert moe_losses[-1] < 0.9 * moe_losses[0]
 
 
-def test_interaction_matrix_changes_the_trajectory():
-    team_losses, team_state = _train(TeamLoraConfig(method="teamlora", r=8, alpha=16, dropout=0.0))
+def test_authors_collaboration_only_is_moelora_at_k_times_alpha_step_for_step():
+    """omega = k * phi: MoELoRA with alpha * k computes the same (up to rounding of the renormalisation)."""
+    collab_losses, collab_state = _train(TeamLoraConfig(method="teamlora", variant="authors", r=8, alpha=16,
+                                                        dropout=0.0, use_interaction=False))
+    moe_losses, moe_state = _train(TeamLoraConfig(method="moelora", r=8, alpha=16 * 4, dropout=0.0))
+    assert collab_losses == pytest.approx(moe_losses, rel=1e-4)
+    paper_losses, _ = _train(TeamLoraConfig(method="moelora", r=8, alpha=16, dropout=0.0))
+    assert abs(paper_losses[-1] - collab_losses[-1]) > 1e-2  # the x k does change the trajectory
+
+
+@pytest.mark.parametrize("variant", ["paper", "authors"])
+def test_interaction_matrix_changes_the_trajectory(variant):
+    team_losses, team_state = _train(TeamLoraConfig(method="teamlora", variant=variant, r=8, alpha=16, dropout=0.0))
     moe_losses, _ = _train(TeamLoraConfig(method="moelora", r=8, alpha=16, dropout=0.0))
     assert any(name.endswith("interaction") for name in team_state)
     assert team_losses[0] == pytest.approx(moe_losses[0], abs=1e-6)  # B = 0: both start as the base model

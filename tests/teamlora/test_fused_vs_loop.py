@@ -16,6 +16,9 @@ def make_layer(method, d_in=24, d_out=40, r=4, k=3, seed=0, **kw):
     layer = TeamLoraLinear(base, cfg)
     holder = nn.Sequential(layer)
     randomize_adapters(holder, seed=seed + 1, scale=0.3)
+    if layer.interaction is not None:
+        with torch.no_grad():  # M = I + noise, as training keeps it: the "authors" renormalisation stays far from 0/0
+            layer.interaction.add_(torch.eye(k))
     return layer
 
 
@@ -23,9 +26,13 @@ def rel_err(a, b):
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
 
-@pytest.mark.parametrize("method,router_hidden", [(m, 0) for m in METHODS] + [("teamlora", 8)])
-def test_fused_matches_loop_outputs_and_grads(method, router_hidden):
-    layer = make_layer(method, router_hidden=router_hidden)
+CASES = [(m, 0, None) for m in METHODS if m != "teamlora"] + [
+    ("teamlora", hidden, variant) for variant in ("paper", "authors") for hidden in (0, 8)]
+
+
+@pytest.mark.parametrize("method,router_hidden,variant", CASES)
+def test_fused_matches_loop_outputs_and_grads(method, router_hidden, variant):
+    layer = make_layer(method, router_hidden=router_hidden, variant=variant)
     x = torch.randn(2, 5, 24, requires_grad=True)
 
     y_fused = layer(x)
@@ -42,7 +49,7 @@ def test_fused_matches_loop_outputs_and_grads(method, router_hidden):
 
 def test_teamlora_output_is_the_paper_formula():
     """y = W0 x + b + s * sum_i omega_i B_i z_i with omega = M softmax(S x), written out by hand."""
-    layer = make_layer("teamlora", r=2, k=3)
+    layer = make_layer("teamlora", r=2, k=3, variant="paper")
     x = torch.randn(7, 24)
     phi = torch.softmax(x @ layer.router.gate.weight.t(), dim=-1)  # (7, 3)
     omega = phi @ layer.interaction.t()  # omega_i = sum_j M_ij phi_j
@@ -60,7 +67,8 @@ def test_hydralora_shares_one_rank_r_A():
     assert layer.lora_B.weight.shape == (40, 12)
 
 
-def test_router_runs_in_float32_and_adapter_in_input_dtype():
+def test_router_runs_in_float32_and_a_bf16_cast_layer_still_runs():
+    """DeepSpeed's bf16 engine casts every parameter, adapters included, to bf16: the layer must run so."""
     layer = make_layer("teamlora").to(torch.bfloat16)
     x = torch.randn(3, 24, dtype=torch.bfloat16)
     phi, omega = layer.route(x)
@@ -71,7 +79,8 @@ def test_router_runs_in_float32_and_adapter_in_input_dtype():
 
 def test_interaction_init_is_uniform_with_unit_diagonal():
     base = nn.Linear(8, 8)
-    layer = TeamLoraLinear(base, TeamLoraConfig(method="teamlora", r=2, num_experts=4, interaction_offdiag=0.05))
+    layer = TeamLoraLinear(base, TeamLoraConfig(method="teamlora", variant="paper", r=2, num_experts=4,
+                                                interaction_offdiag=0.05))
     m = layer.interaction.detach()
     assert torch.equal(torch.diagonal(m), torch.ones(4))
     off = m[~torch.eye(4, dtype=torch.bool)]

@@ -68,15 +68,17 @@ def test_modules_to_save_roundtrip(tmp_path, token_batch):
     assert fresh.lm_head.weight.requires_grad
 
 
-def test_load_into_another_dtype(tmp_path, token_batch):
+def test_load_into_a_bf16_base_keeps_float32_adapters(tmp_path, token_batch):
+    """As PEFT: adapters stay float32 under a bf16 base, so the saved weights come back bit for bit."""
     model = trained_model("teamlora")
     save_adapters(model, tmp_path)
     bf16 = make_tiny_llama().to(torch.bfloat16)
     load_adapters(bf16, tmp_path)
     layer = bf16.model.layers[0].mlp.up_proj
-    assert layer.lora_A.weight.dtype == torch.bfloat16
+    assert layer.lora_A.weight.dtype == torch.float32 and layer.base.weight.dtype == torch.bfloat16
     ref = model.model.layers[0].mlp.up_proj.lora_A.weight
-    assert torch.equal(layer.lora_A.weight, ref.to(torch.bfloat16))
+    assert torch.equal(layer.lora_A.weight, ref)
+    assert bf16(token_batch).logits.dtype == torch.bfloat16
 
 
 def test_shape_mismatch_names_every_module(tmp_path):

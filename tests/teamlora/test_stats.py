@@ -58,9 +58,15 @@ def test_balance_loss_is_off_by_default_and_correct_when_on(tiny_llama, token_ba
     assert float(balance_loss(tiny_llama)) == 0.0
 
 
-@pytest.mark.parametrize("peaked,expected", [(False, 0.0), (True, 3.0)])
-def test_balance_loss_values(peaked, expected, tiny_llama, token_batch):
-    add_adapters(tiny_llama, TeamLoraConfig(method="teamlora", r=4, num_experts=4, balance_loss_coef=0.01))
+@pytest.mark.parametrize("variant,peaked,expected", [
+    ("paper", False, 0.0), ("paper", True, 3.0),  # k * sum P^2 - 1 on phi
+    # the authors' mean_i (P_i - 1/k)^2 on omega (sums to k): uniform -> P = 1 each -> (3/4)^2;
+    # one expert -> P = (4, 0, 0, 0) -> ((15/4)^2 + 3 (1/4)^2) / 4 = 3.5625
+    ("authors", False, 0.5625), ("authors", True, 3.5625),
+])
+def test_balance_loss_values(variant, peaked, expected, tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="teamlora", variant=variant, r=4, num_experts=4,
+                                            interaction_init="identity", balance_loss_coef=0.01))
     with torch.no_grad():
         for _, layer in adapted_layers(tiny_llama):
             layer.router.gate.weight.zero_()  # uniform phi = 1/k -> loss 0
@@ -72,7 +78,7 @@ def test_balance_loss_values(peaked, expected, tiny_llama, token_batch):
     loss = balance_loss(tiny_llama)
     assert abs(float(loss) - expected) < 1e-5
     assert loss.requires_grad
-    assert all(layer._last_phi is None for _, layer in adapted_layers(tiny_llama))  # released
+    assert all(layer._last_phi is None and layer._last_omega is None for _, layer in adapted_layers(tiny_llama))
 
 
 def test_stats_survive_an_inference_mode_forward_before_training(tiny_llama, token_batch):

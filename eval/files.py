@@ -1,5 +1,6 @@
 """Reading answer and ground-truth files with errors that name the file and line."""
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -97,3 +98,11 @@ def write_json(path: str | Path, obj: Any) -> None:
     with path.open("w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, ensure_ascii=False)
         f.write("\n")
+
+
+_REPEAT_SUFFIX = re.compile(r"#\d+$")
+
+
+def base_question_id(question_id) -> str:
+    """A question id without the "#k" that `convert_questions unique-ids` gives repeated ids."""
+    return _REPEAT_SUFFIX.sub("", str(question_id))

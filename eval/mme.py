@@ -5,7 +5,8 @@
 --gt-dir is the official eval tool's Your_Results folder: one <subtask>.txt per subtask
 (existence.txt, OCR.txt, code_reasoning.txt, ...), each line "image<TAB>question<TAB>Yes|No",
 two questions per image. An answer's question_id is "<subtask>/<image>" (folders in between
-are ignored, as in LLaVA's llava_mme.jsonl). Its prompt is matched to the ground-truth
+are ignored; LLaVA's llava_mme.jsonl gives both questions of an image that id, and
+scripts/eval/mme.sh renames the repeat "<id>#1" for model_vqa: a "#k" is ignored here). Its prompt is matched to the ground-truth
 question as LLaVA's convert_answer_to_mme.py does: drop "Answer the question using a single
 word or phrase.", strip, append " Please answer yes or no." and, when the ground truth has no
 such question, use the two-space variant some subtasks have. A prompt that already holds the
@@ -29,7 +30,7 @@ from tqdm import tqdm
 
 from eval.cli import add_allow_missing, add_lenient, add_lenient_block, run_cli
 from eval.errors import EvalInputError
-from eval.files import read_jsonl, require_fields
+from eval.files import base_question_id, read_jsonl, require_fields
 from eval.yesno import mme_calculation_yes_no, parse_yes_no
 
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
@@ -102,7 +103,7 @@ def match_answers(answers_path, truth) -> dict[tuple[str, str, int], str]:
     for lineno, rec in read_jsonl(answers_path):
         where = f"{answers_path}:{lineno}"
         require_fields(rec, ("question_id", "prompt", "text"), where)
-        parts = str(rec["question_id"]).split("/")
+        parts = base_question_id(rec["question_id"]).split("/")
         subtask, image = parts[0], parts[-1]
         images = truth.get(subtask, {})
         if image not in images:  # LLaVA keys by the image's stem

@@ -3,7 +3,8 @@
     python -m eval.textvqa --answers A.jsonl --annotations TextVQA_0.5.1_val.json [--lenient]
 
 LLaVA's question file (llava_textvqa_val_v051_ocr.jsonl) uses the *image* id as question_id,
-so ids repeat; like LLaVA, each answer is matched to its annotation by (image id, question),
+so ids repeat (scripts/eval/textvqa.sh renames repeats "<id>#k" for model_vqa; the "#k" is
+ignored here); like LLaVA, each answer is matched to its annotation by (image id, question),
 the question being read back from the answer's prompt (`prompt_question`). Accuracy is the
 mean over the answer lines of TextVQAAccuracyEvaluator's score (EvalAI answer processing on
 both sides, leave-one-out over the 10 human answers).
@@ -16,7 +17,7 @@ from tqdm import tqdm
 
 from eval.cli import add_allow_missing, add_lenient, add_lenient_block, percent, run_cli
 from eval.errors import EvalInputError
-from eval.files import read_jsonl, require_fields
+from eval.files import base_question_id, read_jsonl, require_fields
 from eval.vqa import load_textvqa_annotations, textvqa_accuracy, vqa_accuracy
 
 _OCR_PROMPT_QUESTION = re.compile(r"Question: (.*?) Short answer:", re.DOTALL)
@@ -55,7 +56,7 @@ def load_textvqa_answers(path) -> list[tuple[tuple[str, str], str]]:
                                  "instruction' or 'question\\ninstruction')")
         if not isinstance(rec["text"], str):
             raise EvalInputError(f"{where}: 'text' is not a string")
-        out.append(((str(rec["question_id"]), question), rec["text"]))
+        out.append(((base_question_id(rec["question_id"]), question), rec["text"]))
     return out
 
 

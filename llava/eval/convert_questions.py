@@ -3,6 +3,7 @@
     python -m llava.eval.convert_questions sqa --src llava_test_CQM-A.json --out questions.jsonl
     python -m llava.eval.convert_questions mmbench --tsv mmbench_dev_20230712.tsv \\
         --out questions.jsonl --image-folder images/
+    python -m llava.eval.convert_questions unique-ids --src llava_textvqa_val_v051_ocr.jsonl --out questions.jsonl
 
 - ``sqa``: LLaVA's ScienceQA file (a JSON list of ``{"id", "image"?, "conversations"}``); the
   question is the first human turn without its ``<image>`` (model_vqa puts it back in front).
@@ -10,6 +11,10 @@
   ``<index>.png``; the text is ``hint`` (if any), the question, then one ``A. option`` line
   per option, as LLaVA lays it out.
 Both leave the answer instruction to ``model_vqa --answer-prompt-suffix``.
+- ``unique-ids``: a LLaVA question file whose ids repeat (llava_textvqa_val_v051_ocr.jsonl uses
+  the image id, llava_mme.jsonl ``<subtask>/<image>`` for both questions of an image) gets
+  unique ids, which model_vqa needs to resume: the k-th repeat of an id becomes ``<id>#k``
+  (the first keeps its id). The TextVQA and MME scorers read ``<id>#k`` as ``<id>``.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from eval.errors import EvalInputError
-from eval.files import read_json
+from eval.files import read_json, read_jsonl
 from eval.mmbench import OPTION_COLUMNS, load_mmbench_tsv
 
 LETTER_PROMPT = "Answer with the option's letter from the given choices directly."
@@ -73,6 +78,21 @@ def mmbench_questions(tsv: str | Path, image_folder: str | Path) -> Iterator[dic
         yield question
 
 
+def unique_id_questions(src: str | Path, counts: dict) -> Iterator[dict]:
+    """The records of a question file, repeated ids renamed ``<id>#k``; counts["renamed"] is updated."""
+    seen: dict[str, int] = {}
+    for lineno, record in read_jsonl(src):
+        if "question_id" not in record:
+            raise EvalInputError(f"{src}:{lineno}: no 'question_id'")
+        qid = str(record["question_id"])
+        k = seen.get(qid, 0)
+        seen[qid] = k + 1
+        if k:
+            record = {**record, "question_id": f"{qid}#{k}"}
+            counts["renamed"] = counts.get("renamed", 0) + 1
+        yield record
+
+
 def write_jsonl(path: str | Path, rows: Iterator[dict]) -> int:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,13 +115,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mmb.add_argument("--tsv", required=True)
     mmb.add_argument("--out", required=True)
     mmb.add_argument("--image-folder", required=True, help="where the decoded images go")
+    uniq = sub.add_parser("unique-ids", help="rename repeated question ids <id>#k (TextVQA, MME files)")
+    uniq.add_argument("--src", required=True)
+    uniq.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    counts: dict = {}
     try:
-        rows = sqa_questions(args.src) if args.benchmark == "sqa" else mmbench_questions(args.tsv, args.image_folder)
+        if args.benchmark == "sqa":
+            rows = sqa_questions(args.src)
+        elif args.benchmark == "mmbench":
+            rows = mmbench_questions(args.tsv, args.image_folder)
+        else:
+            rows = unique_id_questions(args.src, counts)
         n = write_jsonl(args.out, rows)
     except EvalInputError as e:
         raise SystemExit(f"error: {e}") from None
-    print(f"wrote {n} questions to {args.out}")
+    print(f"wrote {n} questions to {args.out}" +
+          (f" ({counts.get('renamed', 0)} repeated id(s) renamed <id>#k)" if args.benchmark == "unique-ids" else ""))
     return n
 
 

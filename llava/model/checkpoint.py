@@ -12,6 +12,7 @@ plus, by mode:
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -21,6 +22,9 @@ from transformers import LlavaForConditionalGeneration, LlavaProcessor
 from teamlora import load_adapters
 
 from .builder import compose_llava, load_llava, load_projector
+from .original import resolve_llava_checkpoint
+
+logger = logging.getLogger(__name__)
 
 RUN_INFO_NAME = "llava_run.json"
 PROJECTOR_NAME = "mm_projector.safetensors"
@@ -29,7 +33,12 @@ MODES = ("adapters", "projector", "full")
 
 @dataclass(frozen=True)
 class BaseModelSpec:
-    """Enough to rebuild the base model: a LLaVA directory, or a language model + vision tower."""
+    """Enough to rebuild the base model: a LLaVA directory, or a language model + vision tower.
+
+    An original LLaVA-1.5 checkpoint (LlavaLlamaForCausalLM) as model_name_or_path is converted on
+    load (llava.model.original) and used whole, projector included, as LLaVA's train.py does when
+    given a LLaVA model and --vision_tower (then the tower and --mm_vision_select_layer apply).
+    """
 
     model_name_or_path: str
     vision_tower: Optional[str] = None
@@ -39,7 +48,15 @@ class BaseModelSpec:
 
     def build(self, *, torch_dtype=None, attn_implementation=None, quantization_config=None
               ) -> Tuple[LlavaForConditionalGeneration, LlavaProcessor]:
-        if self.vision_tower:
+        resolved = resolve_llava_checkpoint(self.model_name_or_path, self.vision_tower)
+        if resolved != str(self.model_name_or_path):  # an original LLaVA checkpoint, now in llava-hf layout
+            model, processor = load_llava(resolved, torch_dtype=torch_dtype, attn_implementation=attn_implementation,
+                                          quantization_config=quantization_config)
+            if self.vision_tower and model.config.vision_feature_layer != self.mm_vision_select_layer:
+                logger.warning("--mm_vision_select_layer %d replaces the checkpoint's %d (as in LLaVA's train.py)",
+                               self.mm_vision_select_layer, model.config.vision_feature_layer)
+                model.config.vision_feature_layer = self.mm_vision_select_layer
+        elif self.vision_tower:
             model, processor = compose_llava(
                 self.model_name_or_path, self.vision_tower, projector=self.mm_projector_type,
                 vision_feature_layer=self.mm_vision_select_layer, torch_dtype=torch_dtype,
@@ -94,8 +111,9 @@ def load_pretrained_model(
     model_base overrides the base recorded in llava_run.json (a moved base model, or LLaVA's --model-base).
     """
     info = read_run_info(model_path)
-    if info is None:  # a plain llava-hf directory or hub name
-        model, processor = load_llava(model_path, torch_dtype=torch_dtype, attn_implementation=attn_implementation)
+    if info is None:  # a plain llava-hf directory or hub name, or an original LLaVA checkpoint (converted here)
+        model, processor = load_llava(resolve_llava_checkpoint(model_path), torch_dtype=torch_dtype,
+                                      attn_implementation=attn_implementation)
         return model.eval(), processor
     mode = info["mode"]
     if mode == "full":

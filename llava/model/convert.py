@@ -1,6 +1,8 @@
 """Convert an original LLaVA-1.5 checkpoint (LlavaLlamaForCausalLM) into a llava-hf directory.
 
-    python -m llava.model.convert --src checkpoints/llava-v1.5-7b --out checkpoints/llava-v1.5-7b-hf
+    python -m llava.model.convert --src liuhaotian/llava-v1.5-7b --out checkpoints/llava-v1.5-7b-hf
+
+Training, model_vqa and the chat also convert such a checkpoint on load (llava.model.original).
 
 Original names -> transformers' LlavaForConditionalGeneration (in-memory names):
   model.embed_tokens / model.layers.* / model.norm -> model.language_model.*
@@ -45,9 +47,27 @@ LLAVA_ONLY_FIELDS = ("mm_vision_tower", "mm_hidden_size", "mm_projector_type", "
                      "mm_vision_select_feature", "image_aspect_ratio", "mm_use_im_start_end", "mm_patch_merge_type")
 
 
+def weight_files(src: Path) -> list[Path]:
+    """The checkpoint's *.safetensors, else its pytorch_model*.bin shards (LLaVA-1.5 publishes .bin)."""
+    return sorted(src.glob("*.safetensors")) or sorted(src.glob("pytorch_model*.bin"))
+
+
+def fetch_original(src: str | Path) -> Path:
+    """A local folder as is; a hub name downloaded (config, tokenizer, one copy of the weights)."""
+    if Path(src).is_dir():
+        return Path(src)
+    import huggingface_hub
+
+    meta = ["*.json", "*.model", "*.txt"]
+    folder = Path(huggingface_hub.snapshot_download(str(src), allow_patterns=meta + ["*.safetensors"]))
+    if not weight_files(folder):  # no safetensors published: take the .bin shards
+        folder = Path(huggingface_hub.snapshot_download(str(src), allow_patterns=meta + ["pytorch_model*.bin"]))
+    return folder
+
+
 def read_original_weights(src: Path) -> dict[str, torch.Tensor]:
     """All tensors of the checkpoint's *.safetensors, else its pytorch_model*.bin shards."""
-    files = sorted(src.glob("*.safetensors")) or sorted(src.glob("pytorch_model*.bin"))
+    files = weight_files(src)
     if not files:
         raise FileNotFoundError(f"{src} holds no *.safetensors or pytorch_model*.bin weights")
     state: dict[str, torch.Tensor] = {}
@@ -165,22 +185,25 @@ def convert_checkpoint(src: str | Path, out: str | Path, vision_tower: Optional[
     kept = {k: original[k] for k in LLAVA_ONLY_FIELDS if k in original}
     (out / "llava_original_fields.json").write_text(json.dumps(kept, indent=1) + "\n")
     if original.get("image_aspect_ratio") == "pad":
-        logger.warning("image_aspect_ratio=pad: LLaVA-1.5 pads images to a square before the processor; "
-                       "the llava-hf processor alone centre-crops")
+        logger.info("image_aspect_ratio=pad (kept in llava_original_fields.json, which model_vqa and the chat "
+                    "follow): the llava-hf processor alone would centre-crop instead of padding to a square")
     return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", required=True, help="original LLaVA-1.5 checkpoint directory")
+    parser.add_argument("--src", required=True,
+                        help="original LLaVA-1.5 checkpoint: a folder or a hub name (e.g. liuhaotian/llava-v1.5-7b)")
     parser.add_argument("--out", required=True, help="llava-hf output directory")
     parser.add_argument("--vision-tower", default=None, help="CLIP path or hub name (default: config's mm_vision_tower)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    out = convert_checkpoint(args.src, args.out, args.vision_tower)
+    out = convert_checkpoint(fetch_original(args.src), args.out, args.vision_tower)
     print(f"converted {args.src} -> {out}")
     return out
 
 
 if __name__ == "__main__":
-    main()
+    from llava.entry import run_entry
+
+    run_entry(main, ValueError, OSError)  # convert_checkpoint names the checkpoint at fault

@@ -4,23 +4,25 @@
 
 The image is attached to the first turn; the whole conversation is sent again each turn,
 so the model sees the history. An empty line, "exit", or end of input (Ctrl-D) ends it.
+The template and image aspect ratio default to the checkpoint's training record (see model_vqa).
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Optional, Sequence, TextIO
 
 from transformers import TextStreamer
 
 from llava.data.conversation import ASSISTANT, USER, Turn, get_template
-from llava.data.dataset import load_rgb_image
+from llava.data.dataset import ASPECT_RATIOS, image_pixels, load_rgb_image
 from llava.data.errors import BadSampleError
 from llava.model.checkpoint import load_pretrained_model
+from llava.model.input_format import check_image_tokens, effective_input_format
 from llava.model.tiny import num_image_tokens
 
 from .generate import Sampling, decode, generate_tokens
-from llava.data.dataset import image_pixels
 
 from .inputs import left_pad, pad_token_id, prompt_ids
 from .model_vqa import pick_device_dtype
@@ -88,11 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-path", required=True)
     p.add_argument("--model-base", default=None)
     p.add_argument("--image-file", default=None, help="image to talk about (omit for a text-only chat)")
-    p.add_argument("--conv-mode", default="vicuna_v1")
+    p.add_argument("--conv-mode", default=None, help="default: the template the checkpoint was trained with")
     p.add_argument("--temperature", type=float, default=0.2, help="LLaVA's CLI default; 0 = greedy")
     p.add_argument("--top_p", type=float, default=None)
     p.add_argument("--max-new-tokens", type=int, default=512)
-    p.add_argument("--image-aspect-ratio", default="pad", choices=("pad", "none"))
+    p.add_argument("--image-aspect-ratio", default=None, choices=ASPECT_RATIOS,
+                   help="default: what the checkpoint was trained with")
     p.add_argument("--device", default="auto")
     p.add_argument("--torch-dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
     return p
@@ -100,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    template = get_template(args.conv_mode)
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)  # to stderr
+    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
+    template = get_template(fmt.conv_template)
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p)
     try:
         image = None if args.image_file is None else load_rgb_image(args.image_file, args.image_file)
@@ -110,9 +115,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device, dtype = pick_device_dtype(args.device, args.torch_dtype)
     model, processor = load_pretrained_model(args.model_path, args.model_base, torch_dtype=dtype)
     model.to(device)
+    check_image_tokens(fmt, model.config)
     pixel_values = None
     if image is not None:
-        pixel_values = image_pixels(image, processor.image_processor, args.image_aspect_ratio).unsqueeze(0)  # [1,3,H,W]
+        pixel_values = image_pixels(image, processor.image_processor, fmt.image_aspect_ratio).unsqueeze(0)  # [1,3,H,W]
     chat(model, processor, template=template, pixel_values=pixel_values, sampling=sampling,
          stream=sys.stdin, out=sys.stdout)
     return 0

@@ -8,6 +8,9 @@ Question file: JSONL ``{"question_id", "text", "image"?, "category"?}``. Answers
 per question ``{"question_id", "prompt", "text", "answer_id", "model_id", "metadata"}``,
 appended and flushed batch by batch; rerunning the same command skips answered questions.
 ``--temperature`` defaults to 0 (greedy), as every LLaVA-1.5 eval script passes.
+The conversation template and image aspect ratio default to what the checkpoint was trained with
+(its llava_run.json; an original LLaVA-1.5 checkpoint's config); a flag that disagrees wins, with a warning.
+An original LLaVA-1.5 checkpoint (folder or hub name) is converted on load (llava.model.original).
 """
 from __future__ import annotations
 
@@ -21,8 +24,10 @@ from typing import Optional, Sequence
 import torch
 
 from llava.data.conversation import get_template
+from llava.data.dataset import ASPECT_RATIOS
 from llava.data.tasks import SHORT_ANSWER_PROMPT
-from llava.model.checkpoint import load_pretrained_model, read_run_info
+from llava.model.checkpoint import load_pretrained_model
+from llava.model.input_format import check_image_tokens, effective_input_format
 
 from .answers_file import AnswersFileError, AnswerWriter, answer_id, answered_ids
 from .generate import generate_batches
@@ -76,25 +81,18 @@ def pending_questions(args: argparse.Namespace) -> list[Question]:
     return [replace(q, text=with_suffix(q.text, suffix)) for q in pending]
 
 
-def warn_on_template_mismatch(model_path: str, conv_mode: str) -> None:
-    info = read_run_info(model_path) or {}
-    trained = info.get("conv_template")
-    if trained and get_template(trained).name != get_template(conv_mode).name:
-        logger.warning("--conv-mode %s, but %s was trained with %s: prompts will not match training",
-                       conv_mode, model_path, trained)
-
-
 def run(args: argparse.Namespace) -> int:
     """Generate the missing answers; returns how many were written."""
-    template = get_template(args.conv_mode)
+    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
+    template = get_template(fmt.conv_template)
     questions = pending_questions(args)
     if not questions:
         logger.warning("nothing to do: every question of this chunk is answered in %s", args.answers_file)
         return 0
-    warn_on_template_mismatch(args.model_path, args.conv_mode)
     device, dtype = pick_device_dtype(args.device, args.torch_dtype)
     model, processor = load_pretrained_model(args.model_path, args.model_base, torch_dtype=dtype,
                                              attn_implementation=args.attn_implementation)
+    check_image_tokens(fmt, model.config)
     model.to(device)
     torch.manual_seed(args.seed)  # only sampling (temperature > 0) draws random numbers
     model_id = model_id_of(args.model_path)
@@ -102,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     batches = generate_batches(
         model, processor, questions, template=template, image_folder=args.image_folder,
         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-        top_p=args.top_p, num_beams=args.num_beams, image_aspect_ratio=args.image_aspect_ratio,
+        top_p=args.top_p, num_beams=args.num_beams, image_aspect_ratio=fmt.image_aspect_ratio,
     )
     with AnswerWriter(args.answers_file) as writer:
         for batch in batches:
@@ -115,12 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m llava.eval.model_vqa", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-path", required=True,
-                   help="checkpoint dir (adapters, projector-only, full) or llava-hf dir")
+                   help="checkpoint dir (adapters, projector-only, full), llava-hf dir or hub name, or an "
+                   "original LLaVA-1.5 checkpoint (converted on load)")
     p.add_argument("--model-base", default=None, help="base model, overriding the one the checkpoint records")
     p.add_argument("--question-file", required=True, help="questions JSONL")
     p.add_argument("--image-folder", default="", help="folder the questions' 'image' paths are relative to")
     p.add_argument("--answers-file", required=True, help="answers JSONL (appended to; resumed)")
-    p.add_argument("--conv-mode", default="vicuna_v1", help="conversation template (default: %(default)s)")
+    p.add_argument("--conv-mode", default=None,
+                   help="conversation template (default: the one the checkpoint was trained with; vicuna_v1 "
+                   "when it records none)")
     p.add_argument("--num-chunks", type=int, default=1, help="split the questions into this many parts")
     p.add_argument("--chunk-idx", type=int, default=0, help="which part this process answers")
     p.add_argument("--batch-size", type=int, default=8)
@@ -132,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"append {SHORT_ANSWER_PROMPT!r} to questions that do not end with it")
     p.add_argument("--answer-prompt-suffix", default=None,
                    help="append this line to questions that do not end with it (e.g. ScienceQA's letter prompt)")
-    p.add_argument("--image-aspect-ratio", default="pad", choices=("pad", "none"))
+    p.add_argument("--image-aspect-ratio", default=None, choices=ASPECT_RATIOS,
+                   help="pad = pad images to a square first (default: what the checkpoint was trained with; "
+                   "pad when it records none)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--torch-dtype", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
     p.add_argument("--attn-implementation", default=None, help="sdpa | eager | flash_attention_2 (default: best)")

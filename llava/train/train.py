@@ -18,6 +18,8 @@ import transformers
 from transformers import HfArgumentParser, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
+from llava.model.input_format import input_format_record
+
 from .args import DataArguments, ModelArguments, TrainingArguments
 from .callbacks import PlotCallback
 from .setup import build_data, build_model, check_arguments, init_distributed_for_cpu
@@ -75,7 +77,10 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
         callbacks=([PlotCallback()] if training_args.plot else []) + list(callbacks),
         save_mode=save_mode,
         base_spec=base_spec,
-        run_extra={"conv_template": data_args.conv_template, "peft": model_args.peft},
+        run_extra={**input_format_record(conv_template=data_args.conv_template, model_config=model.config,
+                                         image_aspect_ratio=data_args.image_aspect_ratio,
+                                         model_max_length=training_args.model_max_length),
+                   "peft": model_args.peft},  # what eval follows (llava.model.input_format)
     )
     resume = resume_point(training_args)
     if resume:

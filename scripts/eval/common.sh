@@ -2,13 +2,16 @@
 # llava.eval.model_vqa over a question file, one chunk per GPU as LLaVA's scripts do.
 # Settings (env var = default):
 #   MODEL_PATH (checkpoints/tiny-teamlora)  MODEL_BASE (none: the base the checkpoint records)
-#   CKPT (basename of MODEL_PATH: names the output folder)  CONV_MODE (vicuna_v1)
+#   CKPT (basename of MODEL_PATH: names the output folder)
+#   CONV_MODE, IMAGE_ASPECT_RATIO (unset: what the checkpoint was trained with, from its llava_run.json;
+#       vicuna_v1 / pad for a checkpoint that records none; a value that disagrees wins, with a warning)
 #   BATCH_SIZE (8)  TEMPERATURE (0)  RESULTS (playground/results: outputs go to $RESULTS/<bench>/$CKPT)
 #   GPUS (unset: one process on the best device; "0,1,2,3": one process per GPU, each answering its chunk)
 MODEL_PATH="${MODEL_PATH:-checkpoints/tiny-teamlora}"
 MODEL_BASE="${MODEL_BASE:-}"
 CKPT="${CKPT:-$(basename "$MODEL_PATH")}"
-CONV_MODE="${CONV_MODE:-vicuna_v1}"
+CONV_MODE="${CONV_MODE:-}"
+IMAGE_ASPECT_RATIO="${IMAGE_ASPECT_RATIO:-}"
 BATCH_SIZE="${BATCH_SIZE:-8}"
 TEMPERATURE="${TEMPERATURE:-0}"
 RESULTS="${RESULTS:-playground/results}"
@@ -33,7 +36,13 @@ answer() {
     fi
     need "$questions" "question file"
     local args=(--model-path "$MODEL_PATH" --question-file "$questions" --image-folder "$images"
-                --conv-mode "$CONV_MODE" --batch-size "$BATCH_SIZE" --temperature "$TEMPERATURE")
+                --batch-size "$BATCH_SIZE" --temperature "$TEMPERATURE")
+    if [[ -n "$CONV_MODE" ]]; then
+        args+=(--conv-mode "$CONV_MODE")
+    fi
+    if [[ -n "$IMAGE_ASPECT_RATIO" ]]; then
+        args+=(--image-aspect-ratio "$IMAGE_ASPECT_RATIO")
+    fi
     if [[ -n "$MODEL_BASE" ]]; then
         args+=(--model-base "$MODEL_BASE")
     fi

@@ -52,32 +52,40 @@ def load_mmbench_tsv(path) -> list[dict]:
         f = path.open(encoding="utf-8", newline="")
     except FileNotFoundError:
         raise EvalInputError(f"{path}: file not found") from None
-    rows, seen = [], set()
     with f:
-        reader = csv.DictReader(f, delimiter="\t")
-        for lineno, row in enumerate(reader, start=2):
-            where = f"{path}:{lineno}"
-            for col in ("index", "question", "A", "B"):
-                if not (row.get(col) or "").strip():
-                    raise EvalInputError(f"{where}: empty or missing column {col!r}")
-            if not row["index"].strip().isdigit():
-                raise EvalInputError(f"{where}: index {row['index']!r} is not a whole number")
-            row["index"] = str(int(row["index"]))
-            if row["index"] in seen:
-                raise EvalInputError(f"{where}: duplicate index {row['index']}")
-            seen.add(row["index"])
-            present = [not is_absent(row.get(c)) for c in OPTION_COLUMNS]
-            n = present.index(False) if False in present else len(present)
-            if any(present[n:]):
-                raise EvalInputError(f"{where}: option {OPTION_COLUMNS[n]} is empty but a later one is not")
-            row["options"] = [row[c] for c in OPTION_COLUMNS[:n]]
-            answer = (row.get("answer") or "").strip()
-            if answer and answer not in OPTION_COLUMNS[:n]:
-                raise EvalInputError(f"{where}: answer {answer!r} is not one of the options")
-            rows.append(row)
+        try:
+            rows = _read_rows(csv.DictReader(f, delimiter="\t"), path)
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise EvalInputError(f"{path}: not a readable UTF-8 TSV ({e})") from None
     with_answer = sum(bool((r.get("answer") or "").strip()) for r in rows)
     if 0 < with_answer < len(rows):
         raise EvalInputError(f"{path}: only {with_answer} of {len(rows)} rows have an answer")
+    return rows
+
+
+def _read_rows(reader, path) -> list[dict]:
+    """Check every row and attach its options; errors name the line."""
+    rows, seen = [], set()
+    for lineno, row in enumerate(reader, start=2):
+        where = f"{path}:{lineno}"
+        for col in ("index", "question", "A", "B"):
+            if not (row.get(col) or "").strip():
+                raise EvalInputError(f"{where}: empty or missing column {col!r}")
+        if not row["index"].strip().isdigit():
+            raise EvalInputError(f"{where}: index {row['index']!r} is not a whole number")
+        row["index"] = str(int(row["index"]))
+        if row["index"] in seen:
+            raise EvalInputError(f"{where}: duplicate index {row['index']}")
+        seen.add(row["index"])
+        present = [not is_absent(row.get(c)) for c in OPTION_COLUMNS]
+        n = present.index(False) if False in present else len(present)
+        if any(present[n:]):
+            raise EvalInputError(f"{where}: option {OPTION_COLUMNS[n]} is empty but a later one is not")
+        row["options"] = [row[c] for c in OPTION_COLUMNS[:n]]
+        answer = (row.get("answer") or "").strip()
+        if answer and answer not in OPTION_COLUMNS[:n]:
+            raise EvalInputError(f"{where}: answer {answer!r} is not one of the options")
+        rows.append(row)
     return rows
 
 
@@ -215,8 +223,8 @@ def circular_scores(copies: list[Copy], texts: list[str], rows: dict[str, dict],
 
 def score_mmbench(answers: dict, rows: list[dict], copies: list[Copy], lenient: bool) -> dict:
     texts = [answers.get((c.index, c.round), "") for c in tqdm(copies, desc="mmbench", unit="answer")]
-    unparsed = [c.label for c, text in zip(copies, texts)
-                if official_letter(text, list(c.options)) not in OPTION_COLUMNS[:len(c.options)]]
+    unparsed = [c.label for c, text in zip(copies, texts) if (c.index, c.round) in answers
+                and official_letter(text, list(c.options)) not in OPTION_COLUMNS[:len(c.options)]]
     summary = {"num_questions": len({c.question for c in copies}), "num_answers": len(copies),
                "num_unparsed": len(unparsed), "unparsed_ids": unparsed[:20]}
     if copies and copies[0].truth is not None:
@@ -226,7 +234,7 @@ def score_mmbench(answers: dict, rows: list[dict], copies: list[Copy], lenient: 
         if lenient:
             loose, lenient_hits = circular_scores(copies, texts, by_index, lenient_letter)
             loose["num_unparsed"] = sum(lenient_letter(t, list(c.options)) is None
-                                        for c, t in zip(copies, texts))
+                                        for c, t in zip(copies, texts) if (c.index, c.round) in answers)
             summary["lenient"] = loose
             summary["misread_by_official"] = sum(l and not o for o, l in zip(official_hits, lenient_hits))
     return summary
@@ -270,6 +278,9 @@ def write_sheet(path, header: list[str], rows: list[dict], predictions: list[str
                 cell, cleaned = ILLEGAL_CHARACTERS_RE.sub("", cell), cleaned + 1
             line.append(cell)
         sheet.append(line)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"   # text, not a formula the server would read back as empty
     path = Path(path).with_suffix(".xlsx")
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)

@@ -172,14 +172,16 @@ def test_submission_for_the_test_split_and_round_answers(tmp_path, capsys):
     assert [r[6] for r in rows] == ["A", "B", "Answer:C"]     # round 0: the TSV's option order
 
 
-def test_control_characters_are_removed_and_counted(tmp_path, capsys):
+def test_control_characters_removed_and_formula_like_text_kept(tmp_path, capsys):
     tsv = write_tsv(tmp_path, with_copies=False)
-    answers = write_answers(tmp_path / "a.jsonl", {0: "A\x07", 1: "B", 2: "C"})
+    answers = write_answers(tmp_path / "a.jsonl", {0: "A\x07", 1: "B", 2: "=C"})
     mmbench.main(["--answers", answers, "--tsv", tsv, "--submission", str(tmp_path / "s.xlsx")])
     captured = capsys.readouterr()
     assert last_json_line(captured.out)["submission_cleaned_cells"] == 1
     assert "control characters" in captured.err
-    assert _sheet(tmp_path / "s.xlsx")[1][0][6] == "A"
+    rows = [list(r) for r in openpyxl.load_workbook(tmp_path / "s.xlsx", data_only=True).active.iter_rows(
+        min_row=2, values_only=True)]
+    assert [r[6] for r in rows] == ["A", "B", "=C"]   # "=C" stays text, not an empty formula
 
 
 def test_missing_openpyxl_is_one_clear_error(tmp_path, capsys, monkeypatch):
@@ -226,3 +228,13 @@ def test_entry_point_prints_one_error_line(tmp_path):
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"error: {tmp_path / 'none.tsv'}: file not found"]
+
+
+def test_tsv_that_is_not_utf8_is_named(tmp_path, capsys):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("index\tquestion\tA\tB\n0\tcaf\xe9?\tyes\tno\n".encode("latin-1"))
+    answers = write_answers(tmp_path / "a.jsonl", {0: "A"})
+    with pytest.raises(SystemExit) as exc:
+        mmbench.main(["--answers", answers, "--tsv", str(path)])
+    assert exc.value.code == 2
+    assert f"error: {path}: not a readable UTF-8 TSV" in capsys.readouterr().err

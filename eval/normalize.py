@@ -148,9 +148,13 @@ def vqa_digit_article(text: str) -> str:
     return " ".join(VQA_CONTRACTIONS.get(w, w) for w in words)
 
 
-def vqa_eval_prediction(text: str) -> str:
-    """How vqaEval reads a result answer: newlines/tabs to spaces, strip, punctuation, digits."""
-    text = text.replace("\n", " ").replace("\t", " ").strip()
+def vqa_whitespace(text: str) -> str:
+    """What vqaEval does to every answer, human or predicted: newlines/tabs to spaces, strip."""
+    return text.replace("\n", " ").replace("\t", " ").strip()
+
+
+def vqa_process(text: str) -> str:
+    """processPunctuation then processDigitArticle (applied only when the humans disagree)."""
     return vqa_digit_article(vqa_punctuation(text))
 
 
@@ -162,5 +166,4 @@ def evalai_answer(text: str) -> str:
     fires, so sharing `vqa_punctuation` is exact).
     """
     text = text.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
-    text = text.replace("\n", " ").replace("\t", " ").strip()
-    return vqa_digit_article(vqa_punctuation(text))
+    return vqa_process(vqa_whitespace(text))

@@ -4,10 +4,11 @@ A prediction is scored on each leave-one-out subset of the human answers as
 min(#matches / 3, 1); the question's accuracy is the mean over subsets, the
 benchmark's the mean over questions. Three readings of "match":
 
-- `vqa_eval_accuracy`: the official VQA evaluation (vqaEval.py). The prediction
-  gets its punctuation and digit/article processing; the human answers get only
-  the punctuation processing, and only when they are not all identical; a
-  leave-one-out subset drops every answer record equal to the left-out one.
+- `vqa_eval_accuracy`: the official VQA evaluation (vqaEval.py). Every answer
+  gets newlines/tabs to spaces and a strip; only when the human answers are not
+  all identical do the prediction and the human answers get the punctuation and
+  digit/article processing (otherwise they are compared as they are, case and
+  all); a leave-one-out subset drops every answer record equal to the left-out one.
 - `textvqa_accuracy`: LLaVA's TextVQAAccuracyEvaluator: EvalAI's answer
   processor on the prediction and on all 10 human answers, subsets by position.
 - `vqa_accuracy`: the project's forgiving reading (`normalize_answer` on both
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from eval.cli import percent
 from eval.errors import EvalInputError
 from eval.files import read_json, read_jsonl, require_fields
-from eval.normalize import evalai_answer, normalize_answer, vqa_eval_prediction, vqa_punctuation
+from eval.normalize import evalai_answer, normalize_answer, vqa_process, vqa_whitespace
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,11 @@ def vqa_accuracy(prediction: str, human_answers: list[str] | tuple[str, ...]) ->
 
 def vqa_eval_accuracy(prediction: str, records: tuple[dict, ...] | list[dict]) -> float:
     """Official VQAv2 accuracy of one answer against the annotation's answer records."""
-    pred = vqa_eval_prediction(prediction)
-    if len({r["answer"] for r in records}) > 1:  # unanimous human answers stay untouched
-        records = [{**r, "answer": vqa_punctuation(r["answer"])} for r in records]
+    pred = vqa_whitespace(prediction)
+    records = [{**r, "answer": vqa_whitespace(r["answer"])} for r in records]
+    if len({r["answer"] for r in records}) > 1:  # processing only when the humans disagree
+        records = [{**r, "answer": vqa_process(r["answer"])} for r in records]
+        pred = vqa_process(pred)
     accs = []
     for left_out in records:
         # The official code drops every record equal to the left-out one, not just itself.

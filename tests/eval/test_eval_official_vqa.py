@@ -1,8 +1,9 @@
 """The official VQA answer processing and accuracy, one hand-worked case per rule of vqaEval.py
-(GT-Vision-Lab/VQA) and of LLaVA's EvalAIAnswerProcessor, with the cases where --lenient differs."""
+(GT-Vision-Lab/VQA, current master) and of LLaVA's EvalAIAnswerProcessor, with the cases where --lenient differs."""
 import pytest
 
-from eval.normalize import evalai_answer, normalize_answer, vqa_digit_article, vqa_eval_prediction, vqa_punctuation
+from eval.normalize import (evalai_answer, normalize_answer, vqa_digit_article, vqa_process, vqa_punctuation,
+                            vqa_whitespace)
 from eval.vqa import textvqa_accuracy, vqa_accuracy, vqa_eval_accuracy
 
 
@@ -41,8 +42,9 @@ def test_vqa_digit_article(raw, expected):
     assert vqa_digit_article(raw) == expected
 
 
-def test_prediction_newlines_and_tabs_become_spaces():
-    assert vqa_eval_prediction("  the\tRed\ncar. ") == "red car"
+def test_whitespace_then_processing():
+    assert vqa_whitespace("  the\tRed\ncar. ") == "the Red car."
+    assert vqa_process("the Red car.") == "red car"
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -63,20 +65,19 @@ def _records(answers):
     return [{"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)]
 
 
-def test_unanimous_human_answers_are_not_processed():
-    # The prediction becomes "t shirt"; ten identical "t-shirt" stay as they are.
-    assert vqa_eval_accuracy("t-shirt", _records(["t-shirt"] * 10)) == 0.0
-    assert vqa_accuracy("t-shirt", ["t-shirt"] * 10) == 1.0  # lenient
+def test_unanimous_human_answers_mean_no_processing_at_all():
+    # Ten identical human answers: neither side is processed, so case and punctuation count.
+    assert vqa_eval_accuracy("Yes", _records(["yes"] * 10)) == 0.0
+    assert vqa_eval_accuracy(" yes\n", _records(["yes"] * 10)) == 1.0   # whitespace only
+    assert vqa_eval_accuracy("t shirt", _records(["t-shirt"] * 10)) == 0.0
+    assert vqa_accuracy("Yes", ["yes"] * 10) == 1.0  # lenient
 
 
-def test_disagreeing_human_answers_get_punctuation_processing():
-    assert vqa_eval_accuracy("t-shirt", _records(["t-shirt"] * 9 + ["shirt"])) == 1.0
-
-
-def test_human_answers_never_get_number_words_mapped():
-    # "two" stays "two" on the human side; only the two "2"s match: (8 * 2/3 + 2 * 1/3) / 10
-    assert vqa_eval_accuracy("2", _records(["two"] * 8 + ["2"] * 2)) == pytest.approx(0.6)
-    assert vqa_accuracy("2", ["two"] * 8 + ["2"] * 2) == 1.0  # lenient
+def test_disagreeing_human_answers_process_both_sides():
+    assert vqa_eval_accuracy("Yes.", _records(["yes"] * 9 + ["no"])) == 1.0
+    assert vqa_eval_accuracy("t shirt", _records(["t-shirt"] * 9 + ["shirt"])) == 1.0
+    # number words on the human side too: all ten read "2"
+    assert vqa_eval_accuracy("2", _records(["two"] * 8 + ["2"] * 2)) == 1.0
 
 
 def test_leave_one_out_drops_every_equal_record():
@@ -85,10 +86,11 @@ def test_leave_one_out_drops_every_equal_record():
     assert vqa_eval_accuracy("yes", _records(["yes"] * 10)) == 1.0
 
 
-@pytest.mark.parametrize("matching, expected", [(0, 0.0), (1, 0.3), (2, 0.6), (3, 0.9), (4, 1.0)])
+@pytest.mark.parametrize("matching, expected", [(1, 0.3), (2, 0.6), (3, 0.9), (4, 1.0), (9, 1.0)])
 def test_official_leave_one_out_formula(matching, expected):
     records = _records(["yes"] * matching + ["no"] * (10 - matching))
     assert vqa_eval_accuracy("Yes.", records) == pytest.approx(expected)
+    assert vqa_eval_accuracy("maybe", records) == 0.0
 
 
 def test_textvqa_accuracy_processes_both_sides():

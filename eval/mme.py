@@ -4,7 +4,9 @@
 
 --gt-dir is the official eval tool's Your_Results folder: one <subtask>.txt per subtask
 (existence.txt, OCR.txt, code_reasoning.txt, ...), each line "image<TAB>question<TAB>Yes|No",
-two questions per image. An answer's question_id is "<subtask>/<image>" (folders in between
+two questions per image. MME_Benchmark_release_version itself (the ground truth LLaVA's
+converter reads: <subtask>/<image>.txt with "question<TAB>Yes|No" lines, or
+<subtask>/questions_answers_YN/) works too. An answer's question_id is "<subtask>/<image>" (folders in between
 are ignored; LLaVA's llava_mme.jsonl gives both questions of an image that id, and
 scripts/eval/mme.sh renames the repeat "<id>#1" for model_vqa: a "#k" is ignored here). Its prompt is matched to the ground-truth
 question as LLaVA's convert_answer_to_mme.py does: drop "Answer the question using a single
@@ -61,17 +63,46 @@ def load_subtask(path: Path) -> dict[str, list[tuple[str, str]]]:
     return images
 
 
+def load_release_subtask(folder: Path) -> dict[str, list[tuple[str, str]]]:
+    """{image: [(question, gt), ...]} from a subtask folder of MME_Benchmark_release_version:
+    <image>.txt ("question<TAB>Yes|No" lines) beside the image, or images/ + questions_answers_YN/."""
+    qa_dir = folder / "questions_answers_YN" if (folder / "images").is_dir() else folder
+    image_dir = folder / "images" if (folder / "images").is_dir() else folder
+    images: dict[str, list[tuple[str, str]]] = {}
+    for txt in sorted(qa_dir.glob("*.txt")):
+        found = [p.name for p in image_dir.glob(txt.stem + ".*") if p.suffix.lower() != ".txt"]
+        image = found[0] if len(found) == 1 else txt.stem + ".jpg"
+        for lineno, line in enumerate(txt.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            cells = line.strip().split("\t")
+            if len(cells) != 2 or cells[1].strip().lower() not in ("yes", "no"):
+                raise EvalInputError(f"{txt}:{lineno}: expected question<TAB>Yes|No")
+            images.setdefault(image, []).append((cells[0], cells[1].strip()))
+    for image, qs in images.items():
+        if len(qs) != QUESTIONS_PER_IMAGE:
+            raise EvalInputError(f"{qa_dir}: image {image} has {len(qs)} question(s), expected {QUESTIONS_PER_IMAGE}")
+    return images
+
+
 def load_ground_truth(gt_dir) -> dict[str, dict]:
+    """Every subtask of the eval tool's Your_Results folder (<subtask>.txt files) or of
+    MME_Benchmark_release_version (<subtask>/ folders)."""
     gt_dir = Path(gt_dir)
     files = sorted(gt_dir.glob("*.txt"))
-    if not files:
-        raise EvalInputError(f"{gt_dir}: no <subtask>.txt files")
+    folders = sorted(p for p in gt_dir.iterdir() if p.is_dir() and p.name in PERCEPTION + COGNITION) \
+        if gt_dir.is_dir() else []
+    if not files and not folders:
+        raise EvalInputError(f"{gt_dir}: no <subtask>.txt files (eval_tool/Your_Results) or <subtask>/ "
+                             "folders (MME_Benchmark_release_version)")
     truth = {}
     for path in files:
         if path.stem not in PERCEPTION + COGNITION:
             raise EvalInputError(f"{path}: unknown MME subtask {path.stem!r}; "
                                  f"known: {', '.join(PERCEPTION + COGNITION)}")
         truth[path.stem] = load_subtask(path)
+    if not files:
+        truth = {folder.name: load_release_subtask(folder) for folder in folders}
     return truth
 
 
@@ -183,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
                "reads (python calculation.py --results_dir DIR).")
     p.add_argument("--answers", required=True,
                    help="model_vqa answers jsonl (question_id '<subtask>/<image>', prompt = question)")
-    p.add_argument("--gt-dir", required=True, help="the eval tool's Your_Results folder of <subtask>.txt")
+    p.add_argument("--gt-dir", required=True,
+                   help="the eval tool's Your_Results folder of <subtask>.txt (or MME_Benchmark_release_version)")
     p.add_argument("--results-dir", help="write the eval tool's result files (<subtask>.txt) here")
     add_allow_missing(p)
     add_lenient(p)

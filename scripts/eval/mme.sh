@@ -5,7 +5,8 @@
 #   llava_mme.jsonl                 LLaVA's question file (both questions of an image share an id; the
 #                                   repeat is renamed <id>#1 in $OUT/questions.jsonl, which model_vqa needs)
 #   MME_Benchmark_release_version/  MME images
-#   eval_tool/Your_Results/         the eval tool's <subtask>.txt ground truth
+#   eval_tool/Your_Results/         the eval tool's <subtask>.txt ground truth (when absent, the ground
+#                                   truth is read from MME_Benchmark_release_version, as LLaVA's converter does)
 # Output: $OUT/eval_tool_results/<subtask>.txt; the official check is
 #   cd $DATA/eval_tool && python calculation.py --results_dir <absolute path of that folder>
 # Settings: see common.sh, plus DATA, QUESTION_FILE, IMAGE_FOLDER, GT_DIR, MAX_NEW_TOKENS (128).
@@ -22,10 +23,13 @@ source "$here/common.sh"
 DATA="${DATA:-playground/data/eval/MME}"
 QUESTION_FILE="${QUESTION_FILE:-$DATA/llava_mme.jsonl}"
 IMAGE_FOLDER="${IMAGE_FOLDER:-$DATA/MME_Benchmark_release_version}"
-GT_DIR="${GT_DIR:-$DATA/eval_tool/Your_Results}"
+if [[ -z "${GT_DIR:-}" ]]; then
+    GT_DIR="$DATA/eval_tool/Your_Results"
+    [[ -d "$GT_DIR" ]] || GT_DIR="$IMAGE_FOLDER"
+fi
 OUT="$RESULTS/mme/$CKPT"
 need "$QUESTION_FILE" "LLaVA's MME question file"
-need "$GT_DIR" "the MME eval tool's Your_Results folder"
+need "$GT_DIR" "MME ground truth (eval_tool/Your_Results or MME_Benchmark_release_version)"
 
 python -m llava.eval.convert_questions unique-ids --src "$QUESTION_FILE" --out "$OUT/questions.jsonl"
 answer "$OUT/questions.jsonl" "$IMAGE_FOLDER" "$OUT/answers.jsonl" --max_new_tokens "${MAX_NEW_TOKENS:-128}"

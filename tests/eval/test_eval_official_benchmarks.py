@@ -242,3 +242,25 @@ def test_mme_unmatched_prompt_is_an_error(tmp_path, capsys):
     with pytest.raises(SystemExit):
         mme.main(["--answers", str(answers), "--gt-dir", str(gt)])
     assert "matches none (or both) of the questions of existence/1.jpg" in capsys.readouterr().err
+
+
+def test_mme_ground_truth_from_the_release_folders(tmp_path, capsys):
+    """MME_Benchmark_release_version: <subtask>/<image>.txt beside the image, or images/ +
+    questions_answers_YN/; same scores as from Your_Results."""
+    gt, answers = _mme_files(tmp_path)
+    release = tmp_path / "MME_Benchmark_release_version"
+    flat = release / "existence"
+    flat.mkdir(parents=True)
+    for image, lines in (("1", (0, 1)), ("2", (2, 3))):
+        (flat / f"{image}.jpg").write_bytes(b"")
+        rows = (gt / "existence.txt").read_text().splitlines()
+        (flat / f"{image}.txt").write_text("".join("\t".join(rows[i].split("\t")[1:]) + "\n" for i in lines))
+    nested = release / "code_reasoning"
+    (nested / "images").mkdir(parents=True)
+    (nested / "questions_answers_YN").mkdir()
+    (nested / "images" / "0020.png").write_bytes(b"")
+    (nested / "questions_answers_YN" / "0020.txt").write_text(
+        "".join("\t".join(r.split("\t")[1:]) + "\n" for r in (gt / "code_reasoning.txt").read_text().splitlines()))
+    mme.main(["--answers", str(answers), "--gt-dir", str(release)])
+    summary = last_json_line(capsys.readouterr().out)
+    assert summary["perception"] == 125.0 and summary["cognition"] == 200.0

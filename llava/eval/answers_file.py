@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from llava.append_log import repair_append_log
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,49 +24,23 @@ class AnswersFileError(ValueError):
     """The existing answers file cannot be resumed; the message names the file and line."""
 
 
-def _parse(line: bytes, where: str) -> str:
-    record = json.loads(line)  # json.JSONDecodeError is a ValueError: the caller decides
-    if not isinstance(record, dict) or "question_id" not in record or "text" not in record:
-        raise AnswersFileError(f"{where}: not an answer record (needs question_id and text)")
-    return str(record["question_id"])
-
-
 def answered_ids(path: str | os.PathLike) -> set[str]:
-    """Ids (as strings) already answered in ``path``; repairs a truncated last line in place."""
-    path = Path(path)
-    if not path.exists():
-        return set()
-    data = path.read_bytes()
-    lines = data.split(b"\n")  # the last element is b"" when the file ends with a newline
+    """Ids (as strings) already answered in ``path``; repairs a torn last line in place.
+
+    A torn last line is always treated as torn, whatever byte the kill cut it on (a multi-byte
+    character cut in half too): it is dropped with a warning and its question is generated again.
+    """
     done: set[str] = set()
-    offset = 0
-    for lineno, line in enumerate(lines, start=1):
-        is_last = lineno == len(lines)
-        where = f"{path}:{lineno}"
-        if line.strip():
-            try:
-                qid = _parse(line, where)
-            except json.JSONDecodeError:
-                if not is_last:
-                    raise AnswersFileError(f"{where}: corrupt line (not JSON) before the end of the file; "
-                                           "fix or delete it by hand") from None
-                logger.warning("%s: dropping a half-written last line (%d bytes); its question is redone",
-                               where, len(line))
-                _truncate(path, offset)
-                return done
-            if qid in done:
-                raise AnswersFileError(f"{where}: question {qid} is answered twice")
-            done.add(qid)
-        offset += len(line) + 1
-    if data and not data.endswith(b"\n"):  # a complete record whose newline never made it
-        with path.open("ab") as f:
-            f.write(b"\n")
+    for line in repair_append_log(path, error=AnswersFileError).lines:
+        where = f"{path}:{line.lineno}"
+        record = line.record
+        if not isinstance(record, dict) or "question_id" not in record or "text" not in record:
+            raise AnswersFileError(f"{where}: not an answer record (needs question_id and text)")
+        qid = str(record["question_id"])
+        if qid in done:
+            raise AnswersFileError(f"{where}: question {qid} is answered twice")
+        done.add(qid)
     return done
-
-
-def _truncate(path: Path, size: int) -> None:
-    with path.open("r+b") as f:
-        f.truncate(size)
 
 
 def answer_id(model_id: str, question_id, prompt: str, text: str) -> str:

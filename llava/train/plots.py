@@ -1,7 +1,6 @@
 """Pictures of a run: the loss curve, and expert utilisation per layer (a heatmap)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -9,6 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display on training nodes
 import matplotlib.pyplot as plt  # noqa: E402
+
+from llava.append_log import read_append_log  # noqa: E402
 
 EXPERT_STATS_FILE = "expert_stats.jsonl"  # one line per logging step: mean phi per routed layer
 
@@ -32,8 +33,9 @@ def plot_loss_curve(log_history: Sequence[dict], path: str | Path, title: str = 
 
 
 def read_expert_stats(path: str | Path) -> List[dict]:
-    file = Path(path)
-    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()] if file.is_file() else []
+    """The records of an expert_stats.jsonl ([] when absent). A torn last line (a killed run) is left out;
+    a corrupt line before the end is an AppendLogError naming the file and line."""
+    return read_append_log(path).records
 
 
 def mean_expert_weights(records: Sequence[dict]) -> Dict[str, List[float]]:

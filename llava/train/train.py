@@ -16,12 +16,12 @@ from typing import Optional, Sequence
 
 import transformers
 from transformers import HfArgumentParser, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from llava.model.input_format import input_format_record
 
 from .args import DataArguments, ModelArguments, TrainingArguments
 from .callbacks import PlotCallback
+from .checkpoints import check_resumable, newest_complete
 from .setup import build_data, build_model, check_arguments, init_distributed_for_cpu
 from .trainer import LlavaTrainer
 
@@ -34,11 +34,12 @@ def parse(argv: Optional[Sequence[str]] = None):
 
 
 def resume_point(training_args: TrainingArguments) -> Optional[str]:
-    """An explicit --resume_from_checkpoint wins; otherwise the newest checkpoint-* (auto_resume)."""
+    """An explicit --resume_from_checkpoint wins (it must be complete); otherwise the newest complete
+    checkpoint-* (auto_resume), naming each newer incomplete one it skips."""
     if training_args.resume_from_checkpoint:
-        return training_args.resume_from_checkpoint
+        return check_resumable(training_args.resume_from_checkpoint, training_args.save_only_model)
     if training_args.auto_resume and os.path.isdir(training_args.output_dir):
-        return get_last_checkpoint(training_args.output_dir)
+        return newest_complete(training_args.output_dir, training_args.save_only_model)
     return None
 
 

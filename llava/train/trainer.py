@@ -3,19 +3,26 @@
 - a separate learning rate for the projector (--mm_projector_lr),
 - the modality-length grouped batch sampler (--group_by_modality_length),
 - expert-utilisation statistics in every log line, and the optional balance loss,
-- checkpoints that always load for inference (adapters + projector + config + processor) and resume.
+- checkpoints that always load for inference (adapters + projector + config + processor) and resume,
+  written under a temporary name and renamed when whole (see .checkpoints), with side logs cut back
+  to the resumed step.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Optional
 
 import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer
+from transformers.trainer_callback import TrainerState
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from llava.append_log import keep_records
 from llava.data.sampler import ModalityLengthGroupedSampler
 from llava.model.builder import PROJECTOR_PREFIX, load_projector
 from llava.model.checkpoint import PROJECTOR_NAME, BaseModelSpec, write_run_info
@@ -32,8 +39,21 @@ from teamlora import (
     summarize_stats,
 )
 
+from .checkpoints import (
+    TRAINER_STATE,
+    CheckpointError,
+    check_resumable,
+    newest_complete,
+    publish,
+    remove_staging,
+    rotate,
+    staging_dir,
+)
 from .plots import EXPERT_STATS_FILE
 from .zero import gather_state
+
+logger = logging.getLogger("llava.train")
+SIDE_LOGS = (EXPERT_STATS_FILE,)  # append-only, one {"step": ...} record per line, in output_dir
 
 
 def _projector_state(model) -> dict:
@@ -50,6 +70,7 @@ class LlavaTrainer(Trainer):
         self.run_extra = run_extra or {}
         # read once: the config does not change during training, and compute_loss runs every step
         self.balance_coef = get_config(self.model).balance_loss_coef if has_adapters(self.model) else 0.0
+        self._staging: Optional[str] = None  # set while a checkpoint is being written (see _save_checkpoint)
 
     # ---- data ------------------------------------------------------------------------------
     def get_train_dataloader(self) -> DataLoader:
@@ -113,6 +134,65 @@ class LlavaTrainer(Trainer):
         super().log(logs, start_time)
 
     # ---- saving and resuming ---------------------------------------------------------------
+    def train(self, resume_from_checkpoint=None, **kwargs):
+        """Resume only from a complete checkpoint, clear what killed saves left, cut side logs back."""
+        args = self.args
+        if resume_from_checkpoint is True:  # transformers would take the newest folder, complete or not
+            resume_from_checkpoint = newest_complete(args.output_dir, args.save_only_model)
+            if resume_from_checkpoint is None:
+                raise CheckpointError(f"resume_from_checkpoint=True but {args.output_dir} holds no complete checkpoint")
+        elif resume_from_checkpoint:
+            check_resumable(resume_from_checkpoint, args.save_only_model)
+        if args.local_process_index == 0:  # one process per node (disks may be per node); before any save
+            remove_staging(args.output_dir)
+        if args.should_save:
+            step = TrainerState.load_from_json(os.path.join(resume_from_checkpoint, TRAINER_STATE)).global_step \
+                if resume_from_checkpoint else 0
+            self.truncate_side_logs(step)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    def truncate_side_logs(self, step: int) -> None:
+        """Drop side-log records after ``step``: the resumed run logs those steps again."""
+        for name in SIDE_LOGS:
+            path = os.path.join(self.args.output_dir, name)
+            dropped = keep_records(path, lambda record: record.get("step", 0) <= step)
+            if dropped:
+                logger.info("%s: dropped %d records after step %d (the run resumes from there)", path, dropped, step)
+
+    def _get_output_dir(self, trial) -> str:
+        # while a checkpoint is saved, the Trainer writes run_dir/checkpoint-N into the staging folder
+        return self._staging or super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """transformers' save into tmp-checkpoint-N/, then one rename to checkpoint-N once every rank is done."""
+        run_dir = super()._get_output_dir(trial)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        staging, final = staging_dir(run_dir, self.state.global_step), os.path.join(run_dir, name)
+        staged = os.path.join(staging, name)
+        if self.args.local_process_index == 0:
+            shutil.rmtree(staging, ignore_errors=True)  # leftovers of a killed save of this same step
+        self.accelerator.wait_for_everyone()
+        self._staging = staging
+        try:
+            super()._save_checkpoint(model, trial)  # every rank writes its part (ZeRO shards, RNG state)
+        finally:
+            self._staging = None
+        best = self.state.best_model_checkpoint
+        if best and os.path.normpath(best) == os.path.normpath(staged):  # the Trainer saw the staged path
+            self.state.best_model_checkpoint = final
+            if self.args.should_save:
+                self.state.save_to_json(os.path.join(staged, TRAINER_STATE))
+        self.accelerator.wait_for_everyone()  # all ranks' files are in the staged folder
+        if self.args.process_index == 0:
+            publish(staged, final)
+        self.accelerator.wait_for_everyone()
+        # nodes whose disk is not shared with rank 0 publish their own copy (on a shared disk it is gone)
+        if self.args.local_process_index == 0 and self.args.process_index != 0 and os.path.isdir(staged):
+            publish(staged, final)
+        if self.args.should_save:
+            rotate(run_dir, self.args.save_total_limit, (final, self.state.best_model_checkpoint),
+                   self.args.save_only_model)
+
     def save_model(self, output_dir: Optional[str] = None, _internal_call: bool = False) -> None:
         output_dir = output_dir or self.args.output_dir
         if self.save_mode == "full":

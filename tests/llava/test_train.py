@@ -1,5 +1,6 @@
 """The training entry point on a tiny LLaVA: checkpoints that load, resume after a crash, bad flags."""
 import json
+import shutil
 
 import pytest
 import torch
@@ -168,3 +169,54 @@ def test_balance_loss_is_added_by_the_trainer(assets, tmp_path):
     # same seed and data: the first logged loss differs only by the (positive) balance term
     assert losses(balanced)[1] > losses(plain)[1]
     assert all(layer._last_phi is None for _, layer in adapted_layers(balanced.model))  # consumed each step
+
+
+class KilledInSave(Exception):
+    """Stands for a SIGKILL that lands while a checkpoint is being written."""
+
+
+def test_kill_during_a_save_never_blocks_the_restart(assets, tmp_path, monkeypatch, caplog):
+    """A kill in the middle of saving checkpoint-6 (after its model files, before its optimizer state) leaves
+    only a tmp-checkpoint-6 folder; a half-written checkpoint-6 of the kind older code left is skipped by name;
+    the rerun resumes from checkpoint-4, reproduces the uninterrupted losses, and its expert_stats.jsonl holds
+    every step once."""
+    from llava.train.trainer import LlavaTrainer
+
+    data, model_dir = assets
+    common = ("--peft", "teamlora", "--adapter_r", "4", "--max_steps", "8", "--save_steps", "2",
+              "--learning_rate", "3e-3")
+    straight = losses(main(train_args(data, model_dir, tmp_path / "straight", *common)))
+    run = tmp_path / "killed"
+    save_optimizer = LlavaTrainer._save_optimizer_and_scheduler
+
+    def killed_at_6(self, output_dir):
+        if self.state.global_step == 6:
+            raise KilledInSave(output_dir)
+        return save_optimizer(self, output_dir)
+
+    monkeypatch.setattr(LlavaTrainer, "_save_optimizer_and_scheduler", killed_at_6)
+    with pytest.raises(KilledInSave):
+        main(train_args(data, model_dir, run, *common))
+    monkeypatch.undo()
+    staged = run / "tmp-checkpoint-6" / "checkpoint-6"
+    assert (staged / "adapter_model.safetensors").is_file() and not (staged / "optimizer.pt").exists()
+    assert not (run / "checkpoint-6").exists()  # the save never reached its final name
+    assert [json.loads(line)["step"] for line in (run / "expert_stats.jsonl").read_text().splitlines()] == [1, 2, 3, 4, 5, 6]
+    # what a kill during a non-atomic save leaves: model files under the final name, no optimizer or trainer state
+    shutil.copytree(staged, run / "checkpoint-6")
+
+    recorder = StepRecorder()
+    with caplog.at_level("WARNING"):
+        resumed_trainer = main(train_args(data, model_dir, run, *common), callbacks=[recorder])
+    assert recorder.steps == [5, 6, 7, 8]  # from checkpoint-4, the newest complete one
+    assert f"skipping incomplete checkpoint {run / 'checkpoint-6'} (no trainer_state.json" in caplog.text
+    assert f"removing {run / 'tmp-checkpoint-6'}" in caplog.text
+    resumed = losses(resumed_trainer)
+    for step in range(1, 9):
+        assert resumed[step] == pytest.approx(straight[step], rel=1e-4, abs=1e-5), step
+    stats = [json.loads(line) for line in (run / "expert_stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in stats] == list(range(1, 9))  # steps 5 and 6 of the killed run dropped, not doubled
+    assert sorted(p.name for p in run.iterdir() if "checkpoint" in p.name) == [
+        "checkpoint-2", "checkpoint-4", "checkpoint-6", "checkpoint-8"]
+    assert {"optimizer.pt", "trainer_state.json"} <= {p.name for p in (run / "checkpoint-6").iterdir()}
+    assert json.loads((run / "checkpoint-8" / "trainer_state.json").read_text())["global_step"] == 8

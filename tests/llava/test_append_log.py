@@ -1,0 +1,92 @@
+"""Append-only files cut by a kill at any byte, a multi-byte character included: the torn last line is redone,
+a corrupt line before the end stops with its line number."""
+import json
+
+import pytest
+
+from llava.append_log import AppendLogError, keep_records, read_append_log, repair_append_log
+from llava.eval.answers_file import AnswersFileError, answered_ids
+from llava.train.plots import mean_expert_weights, read_expert_stats
+
+RECORDS = [{"question_id": 1, "text": "café"}, {"question_id": "b", "text": "ja, größer"},
+           {"question_id": 3, "text": "猫が二匹"}]
+
+
+def lines_of(records):
+    return [(json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8") for r in records]
+
+
+def test_answers_file_cut_at_every_byte_of_its_last_line(tmp_path):
+    complete = b"".join(lines_of(RECORDS[:2]))
+    last = lines_of(RECORDS)[2]
+    assert len(last) > len(json.dumps(RECORDS[2], ensure_ascii=False)) + 1  # multi-byte: cuts land inside characters
+    path = tmp_path / "answers.jsonl"
+    for cut in range(1, len(last) - 1):  # every byte except the closing brace and the newline
+        path.write_bytes(complete + last[:cut])
+        assert answered_ids(path) == {"1", "b"}, cut
+        assert path.read_bytes() == complete, cut  # the torn line is gone: its question is generated again
+    path.write_bytes(complete + last[:-1])  # only the newline is missing: the record is whole
+    assert answered_ids(path) == {"1", "b", "3"}
+    assert path.read_bytes() == complete + last
+
+
+def test_a_torn_character_before_the_end_is_corruption_with_its_line(tmp_path):
+    first, second, third = lines_of(RECORDS)
+    path = tmp_path / "answers.jsonl"
+    cut = second.index("ö".encode()) + 1  # between the two bytes of ö
+    path.write_bytes(first + second[:cut] + b"\n" + third)
+    with pytest.raises(AnswersFileError, match=r"answers\.jsonl:2: corrupt line"):
+        answered_ids(path)
+    assert path.read_bytes() == first + second[:cut] + b"\n" + third  # nothing repaired behind the user's back
+
+
+def test_repair_warns_and_reads_the_remaining_records(tmp_path, caplog):
+    path = tmp_path / "log.jsonl"
+    body = b"".join(lines_of(RECORDS[:2]))
+    path.write_bytes(body + lines_of(RECORDS)[2][:5])
+    with caplog.at_level("WARNING"):
+        log = repair_append_log(path)
+    assert log.records == RECORDS[:2] and log.torn == 5 and log.size == len(body)
+    assert "log.jsonl:3: dropping a half-written last line (5 bytes)" in caplog.text
+    assert read_append_log(tmp_path / "absent.jsonl").records == []
+
+
+def expert_record(step, phi):
+    return {"step": step, "layers": {"model.language_model.layers.0.mlp.up_proj": phi}}
+
+
+def test_expert_stats_torn_inside_a_character_and_cut_back_to_a_step(tmp_path):
+    path = tmp_path / "expert_stats.jsonl"
+    records = [expert_record(s, [0.25 * s, 1 - 0.25 * s]) for s in (1, 2, 3)]
+    torn = json.dumps({"step": 4, "note": "ü"}, ensure_ascii=False).encode()
+    path.write_bytes(b"".join((json.dumps(r) + "\n").encode() for r in records) + torn[:torn.index(b"\xc3") + 1])
+    assert read_expert_stats(path) == records  # the plot never sees the torn line
+    assert mean_expert_weights(read_expert_stats(path)) == {
+        "model.language_model.layers.0.mlp.up_proj": pytest.approx([0.5, 0.5])}
+
+    assert keep_records(path, lambda r: r["step"] <= 2) == 1  # a resume from step 2
+    assert read_expert_stats(path) == records[:2]
+    assert path.read_bytes().endswith(b"}\n") and not (tmp_path / "expert_stats.jsonl.tmp").exists()
+    assert keep_records(path, lambda r: r["step"] <= 2) == 0
+
+    path.write_text(json.dumps(records[0]) + "\n{\"step\": 2, \"lay\n" + json.dumps(records[2]) + "\n")
+    with pytest.raises(AppendLogError, match=r"expert_stats\.jsonl:2: corrupt line"):
+        read_expert_stats(path)
+
+
+def test_model_vqa_resumes_an_answers_file_cut_inside_a_character(tmp_path, caplog):
+    from .test_generate import make_eval_setup, run_vqa
+
+    setup = make_eval_setup(tmp_path / "setup")
+    full = tmp_path / "full.jsonl"
+    assert run_vqa(setup, full) == 5
+    lines = full.read_bytes().splitlines(keepends=True)
+    third = json.loads(lines[2])
+    third["text"] = "größer " + third["text"]  # a non-ASCII answer, killed half-way through its "ö"
+    torn = json.dumps(third, ensure_ascii=False).encode()
+    resumed = tmp_path / "resumed.jsonl"
+    resumed.write_bytes(b"".join(lines[:2]) + torn[:torn.index("ö".encode()) + 1])
+    with caplog.at_level("WARNING"):
+        assert run_vqa(setup, resumed) == 3
+    assert "half-written last line" in caplog.text
+    assert resumed.read_bytes() == full.read_bytes()

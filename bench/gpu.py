@@ -59,7 +59,9 @@ What it measures (one command, one JSON object at the end):
    torch AdamW (fused on CUDA) over the trainable parameters (adapters + projector), bracketed by
    torch.cuda.synchronize(). For every attention implementation (--attn) x activation checkpointing
    (--grad-ckpt) x variant (--variants), FFN-only adapters (gate/up/down_proj), k=4 experts and
-   r=32 per expert by default (--k, --r), scaling 2, dropout 0 (bench/variants.py):
+   r=32 per expert by default (--k, --r), scaling 2, dropout 0 (bench/variants.py), TeamLoRA in its
+   default variant ("authors"); adapter weights in bf16, as DeepSpeed's bf16 engine (the 7B scripts'
+   path) casts every parameter, with no autocast:
      lora_kr       LoRA of rank k*r = 128: the reference every ratio is taken over
      moelora       MoELoRA, fused forward
      moelora_loop  MoELoRA as a per-expert Python loop (the usual repository implementation)
@@ -327,13 +329,18 @@ def _tensor_bytes(t: torch.Tensor) -> int:
 class Adapter:
     """One variant's adapted layers (and AdamW), kept outside the model while another variant trains."""
 
-    def __init__(self, model, variant: str, settings: Settings):
+    def __init__(self, model, variant: str, settings: Settings, *, deepspeed_dtype: bool = True):
         self.name = variant
         apply_variant(model, variant, settings.k, settings.r, targets=FFN_TARGETS)
         self.layers: Dict[str, nn.Module] = dict(adapted_layers(model))
         self.bases: Dict[str, nn.Module] = {name: layer.base for name, layer in self.layers.items()}
         self.own_params = [p for layer in self.layers.values() for n, p in layer.named_parameters()
                            if not n.startswith("base.")]
+        # teamlora makes adapters float32 under a bf16 base (for autocast, as PEFT); the 7B scripts train
+        # under DeepSpeed, whose bf16 engine casts every parameter to bf16 and keeps float32 masters in its
+        # optimizer: measure that path (deepspeed_dtype=False keeps teamlora's float32, as QLoRA trains)
+        for p in self.own_params if deepspeed_dtype else ():
+            p.data = p.data.to(settings.dtype)
         shared = [p for n, p in model.named_parameters() if PROJECTOR in n and p.requires_grad]
         self.optimizer = make_optimizer(self.own_params + shared, settings)
         remove_adapters(model)  # the wrappers (and their parameters) live on in self.layers
@@ -569,7 +576,7 @@ def run_qlora_from(model_dir: Path, config, settings: Settings, attn: str, ckpt:
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=ckpt,
                                             gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
-    adapter = Adapter(model, "teamlora", settings)
+    adapter = Adapter(model, "teamlora", settings, deepspeed_dtype=False)
     adapter.install(model)
     full_inputs = make_inputs(config, settings.batch, settings.seq_len, settings)
     # prepare_model_for_kbit_training upcast everything left unquantised (tower, projector, embeddings,
@@ -669,7 +676,7 @@ def zero2_command(data: Path, model_dir: Path, out: Path, settings: Settings, po
         "--deepspeed", str(REPO / "scripts" / "zero2.json"),
         "--model_name_or_path", str(model_dir), "--data_path", str(data / "train.json"),
         "--image_folder", str(data / "images"), "--conv_template", "vicuna_v1", "--output_dir", str(out),
-        "--peft", "teamlora", "--adapter_r", "8", "--num_experts", "4", "--adapter_alpha", "16",
+        "--peft", "teamlora", "--adapter_r", "8", "--num_experts", "4",
         "--learning_rate", "1e-3", "--max_steps", "2", "--per_device_train_batch_size", "4",
         "--logging_steps", "1", "--save_strategy", "steps", "--save_steps", "2", "--model_max_length", "256",
         "--report_to", "none", "--remove_unused_columns", "False", "--disable_tqdm", "True",

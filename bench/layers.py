@@ -83,6 +83,7 @@ Times one adapted Linear (fp32, frozen base weight, no bias, dropout 0) for thes
   teamlora_loop   TeamLoRA, per-expert loop (forward_reference)
   moelora, hydralora, teamlora
                   the fused layers (TeamLoraLinear.forward): two GEMMs and an elementwise gate
+                  (teamlora in its default variant, "authors": the gate also renormalises per token)
 Two measurements per variant:
   train  forward + backward of a fixed random output gradient w.r.t. the input and the adapter
          parameters (router and interaction matrix included; the base weight is frozen)
@@ -159,7 +160,8 @@ class Variant:
 
 
 def _adapter(base: nn.Linear, method: str, k: int, r: int) -> TeamLoraLinear:
-    cfg = TeamLoraConfig(method=method, r=r, num_experts=None if method == "lora" else k, alpha=2.0 * r, dropout=0.0)
+    # alpha left to TeamLoraConfig (2 * r); teamlora is its default variant, "authors"
+    cfg = TeamLoraConfig(method=method, r=r, num_experts=None if method == "lora" else k, dropout=0.0)
     layer = TeamLoraLinear(base, cfg)
     with torch.no_grad():
         # B starts at zero; give it trained-looking values so no term of the computation is trivially zero

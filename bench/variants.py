@@ -24,7 +24,7 @@ PROJECTOR = "multi_modal_projector"
 
 
 def adapter_config(variant: str, k: int, r: int, *, targets: Optional[Sequence[str]] = None) -> Optional[TeamLoraConfig]:
-    """The TeamLoraConfig of a variant (None for "none"); scaling 2 for every method (alpha = 2 * rank)."""
+    """The TeamLoraConfig of a variant (None for "none"); alpha is TeamLoraConfig's default (2 * rank, scaling 2)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
     if variant == "none":
@@ -34,7 +34,7 @@ def adapter_config(variant: str, k: int, r: int, *, targets: Optional[Sequence[s
         "lora_kr": ("lora", k * r, 1),
     }.get(variant, (variant.removesuffix("_loop"), r, k))
     extra = {"target_modules": list(targets)} if targets else {}
-    return TeamLoraConfig(method=method, r=rank, num_experts=experts, alpha=2.0 * rank, dropout=0.0,
+    return TeamLoraConfig(method=method, r=rank, num_experts=experts, dropout=0.0,
                           modules_scope="language_model", modules_to_save=[PROJECTOR], **extra)
 
 

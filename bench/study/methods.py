@@ -4,7 +4,8 @@ Every routed method has k = 4 experts of rank 16 (A: 64 rows); LoRA gets rank k*
 sizes. HydraLoRA shares one rank-r A, so at r = 16 it would train far fewer parameters: its rank is
 raised to 24: within 3% of MoELoRA/TeamLoRA on the tiny FFN (256 -> 688 -> 256); LoRA, without
 routers, is 3% below them. Scaling is 2 for every
-method (alpha = 2 * rank), learning rates are the embedded default's.
+method (no --adapter_alpha: TeamLoraConfig's default alpha = 2 * rank), learning rates are the embedded
+default's. TeamLoRA runs in the trainer's default variant ("authors" unless the flags say otherwise).
 
 The paper's two ablations need no runs of their own under DESIGN §2's math:
   collaboration only (shared A / split B, plain softmax router) = teamlora --use_interaction False,
@@ -36,8 +37,7 @@ class StudyMethod:
     ablation_of: tuple = ()  # paper ablations this run also stands for
 
     def trainer_args(self) -> List[str]:
-        return ["--peft", self.peft, "--adapter_r", str(self.r), "--adapter_alpha", str(2 * self.r),
-                "--num_experts", str(self.experts), *self.extra]
+        return ["--peft", self.peft, "--adapter_r", str(self.r), "--num_experts", str(self.experts), *self.extra]
 
 
 METHODS: Dict[str, StudyMethod] = {m.name: m for m in (

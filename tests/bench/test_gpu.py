@@ -156,6 +156,8 @@ def test_7b_config_shapes_and_adapters():
     adapter = gpu.Adapter(model, "teamlora", settings)
     assert len(adapter.layers) == 96
     assert adapter.layers["model.language_model.layers.0.mlp.up_proj"].lora_A.weight.shape == (128, 4096)
+    # as DeepSpeed's bf16 engine leaves them (teamlora alone would make them float32)
+    assert {p.dtype for p in adapter.own_params} == {settings.dtype} == {torch.bfloat16}
 
 
 def test_module_refuses_without_cuda(capsys):

@@ -151,12 +151,13 @@ def test_study_methods_are_parameter_matched():
     for name, m in methods.METHODS.items():
         with torch.device("meta"):
             model = LlavaForConditionalGeneration._from_config(config)
-        add_adapters(model, TeamLoraConfig(method=m.peft, r=m.r, num_experts=m.experts, alpha=2 * m.r,
+        add_adapters(model, TeamLoraConfig(method=m.peft, r=m.r, num_experts=m.experts,
                                            modules_scope="language_model"))
         counts[name] = count_parameters(model).trainable
     reference = counts["moelora"]
     for name, n in counts.items():
         assert abs(n / reference - 1) < 0.03, (name, n, reference)
     assert counts["lora_kr"] < reference
+    # no --adapter_alpha: the trainer leaves it to TeamLoraConfig (2 * r)
     assert methods.METHODS["hydralora"].trainer_args() == ["--peft", "hydralora", "--adapter_r", "24",
-                                                           "--adapter_alpha", "48", "--num_experts", "4"]
+                                                           "--num_experts", "4"]

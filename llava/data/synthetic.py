@@ -165,4 +165,6 @@ def main(argv: Optional[Sequence[str]] = None) -> DatasetPaths:
 
 
 if __name__ == "__main__":
-    main()
+    from llava.entry import run_entry
+
+    run_entry(main, ValueError, FileExistsError)  # bad sizes; a dataset made with other flags: named in the message

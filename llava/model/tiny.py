@@ -221,4 +221,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    from llava.entry import run_entry
+
+    run_entry(main, ValueError, FileNotFoundError)  # bad sizes; no dataset yet: named in the message

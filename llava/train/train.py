@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from typing import Optional, Sequence
 
 import transformers
 from transformers import HfArgumentParser, TrainerCallback
 
+from llava.entry import FlagError, is_named_error, run_entry
 from llava.model.input_format import input_format_record
 
 from .args import DataArguments, ModelArguments, TrainingArguments
@@ -30,7 +30,12 @@ logger = logging.getLogger("llava.train")
 
 def parse(argv: Optional[Sequence[str]] = None):
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
-    return parser.parse_args_into_dataclasses(args=list(argv) if argv is not None else None)
+    try:
+        return parser.parse_args_into_dataclasses(args=list(argv) if argv is not None else None)
+    except ValueError as e:  # a __post_init__ (ours or transformers') refusing a flag or a combination
+        if is_named_error(type(e)):
+            raise
+        raise FlagError(str(e)) from e
 
 
 def resume_point(training_args: TrainingArguments) -> Optional[str]:
@@ -59,7 +64,12 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO if training_args.should_log else logging.WARNING)
     transformers.utils.logging.set_verbosity_warning()
-    check_arguments(model_args, training_args)
+    try:
+        check_arguments(model_args, training_args)
+    except ValueError as e:  # its plain ValueErrors are about flags: one error line at the command line
+        if is_named_error(type(e)):
+            raise
+        raise FlagError(str(e)) from e
     init_distributed_for_cpu(training_args)
     transformers.set_seed(training_args.seed)  # adapters are initialised before the Trainer seeds anything
 
@@ -94,4 +104,5 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # OSError: a model or data path that does not load; --debug is TrainingArguments', so LLAVA_DEBUG=1 here
+    run_entry(main, OSError, debug_flag=False)

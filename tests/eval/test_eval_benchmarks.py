@@ -29,10 +29,7 @@ def test_mmbench_accuracy_and_sheet(tmp_path, capsys):
     assert summary["unparsed_ids"] == ["3"]
     sheet = tmp_path / f"sub.{summary['submission_format']}"
     assert summary["submission"] == str(sheet) and sheet.exists()
-    if summary["submission_format"] == "tsv":
-        lines = sheet.read_text().splitlines()
-        assert lines[0].split("\t")[-1] == "prediction"
-        assert [line.split("\t")[-1] for line in lines[1:]] == ["A", "B", "D", "C"]
+    assert summary["submission_format"] == "xlsx"  # openpyxl is a dependency: no .tsv fallback
 
 
 def test_mmbench_letter_answer_outside_options_is_rejected(tmp_path, capsys):

@@ -104,3 +104,14 @@ def test_remove_adapters_gives_modules_to_save_their_dtype_back(token_batch):
     assert model.lm_head.weight.dtype == torch.bfloat16
     assert not model.lm_head._forward_pre_hooks and not model.lm_head._forward_hooks
     assert model(token_batch).logits.dtype == torch.bfloat16
+
+
+def test_a_zero3_partitioned_base_keeps_its_dtype_for_adapters_and_modules_to_save():
+    """Under ZeRO-3 (zero.Init) every parameter must share the training dtype; DeepSpeed keeps float32 masters."""
+    model = make_tiny_llama().to(torch.bfloat16)
+    for i, p in enumerate(model.parameters()):
+        p.ds_id = i  # what deepspeed.zero.Init marks its partitioned parameters with
+    add_adapters(model, TeamLoraConfig(method="teamlora", r=4, modules_to_save=["lm_head"]))
+    layer = model.model.layers[0].mlp.up_proj
+    assert layer.lora_A.weight.dtype == layer.lora_B.weight.dtype == torch.bfloat16
+    assert model.lm_head.weight.dtype == torch.bfloat16

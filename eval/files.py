@@ -17,17 +17,23 @@ def read_json(path: str | Path) -> Any:
         raise EvalInputError(f"{path}: file not found") from None
     except json.JSONDecodeError as e:
         raise EvalInputError(f"{path}: not valid JSON ({e})") from None
+    except UnicodeDecodeError as e:
+        raise EvalInputError(f"{path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for every non-blank line of a JSONL file."""
     path = Path(path)
     try:
-        f = path.open(encoding="utf-8")
+        f = path.open("rb")  # decoded line by line, so a bad byte is reported with its line number
     except FileNotFoundError:
         raise EvalInputError(f"{path}: file not found") from None
     with f:
-        for lineno, line in enumerate(f, start=1):
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise EvalInputError(f"{path}:{lineno}: not UTF-8 text (byte {e.start}: {e.reason})") from None
             if not line.strip():
                 continue
             try:

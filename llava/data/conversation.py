@@ -13,6 +13,7 @@ Role names: records may say ``human``/``gpt`` (LLaVA, ShareGPT) or ``user``/``as
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Optional, Sequence
@@ -66,7 +67,7 @@ class ConversationTemplate:
 
 
 def get_template(name: str) -> ConversationTemplate:
-    """The template called ``name`` (``plain``, ``vicuna_v1``; ``v1`` is an alias)."""
+    """The template called ``name`` (``plain``, ``plain_eos``, ``vicuna_v1``; ``v1`` is an alias)."""
     try:
         return TEMPLATES[name]
     except KeyError:
@@ -140,8 +141,8 @@ _VICUNA_V1 = ConversationTemplate(
     reply_end="</s>",
 )
 
-# Stage 1 (projector pretraining): image tokens, then the caption. LLaVA ends the caption
-# with "\n"; we end it with "</s>" so a stage-1 model stops by itself at inference.
+# Stage 1 (projector pretraining): image tokens, then the caption, then LLaVA's separator
+# "\n" (LLaVA-1.5's conv_llava_plain: no EOS, so "\n" is the last supervised token).
 _PLAIN = ConversationTemplate(
     name="plain",
     system="",
@@ -150,9 +151,13 @@ _PLAIN = ConversationTemplate(
     after_system="",
     after_user="",
     reply_prefix="",
-    reply_end="</s>",
+    reply_end="\n",
     image_only_user=True,
     single_exchange=True,
 )
 
-TEMPLATES = MappingProxyType({"vicuna_v1": _VICUNA_V1, "v1": _VICUNA_V1, "plain": _PLAIN})
+# The embedded default's stage 1: the caption ends with "</s>" instead, so the tiny stage-1
+# model learns to stop by itself (a choice of this project, not LLaVA's).
+_PLAIN_EOS = dataclasses.replace(_PLAIN, name="plain_eos", reply_end="</s>")
+
+TEMPLATES = MappingProxyType({"vicuna_v1": _VICUNA_V1, "v1": _VICUNA_V1, "plain": _PLAIN, "plain_eos": _PLAIN_EOS})

@@ -9,11 +9,16 @@ Choices (documented here because they change what a user sees):
   (JSONL) or ``"<file>:item 7"`` (JSON list), and one warning counts them. Duplicated ids
   are allowed (LLaVA's mix has some) but warned about, since skip reports list ids.
 - Images are resolved against ``image_folder``, or the data file's folder when it is None.
-- ``skip_bad_samples=True``: a bad record is replaced by the next good one (index + 1,
-  wrapping), each bad id counted once by reason; ``skip_report()`` returns the counts.
-  Skips met inside DataLoader worker processes are counted in those processes only:
-  call ``validate_all()`` before training to get the full report up front (the bad
-  indices it finds are then skipped directly, in workers too).
+- Quirks follow the policy table of ``llava.data.quirks`` (``truncate``, ``skip_bad_samples``):
+  what LLaVA-1.5 fixes is fixed (a leading gpt turn dropped, over-long records truncated
+  when ``truncate``, ...); a record without a safe fix raises, or with
+  ``skip_bad_samples=True`` is replaced by the next good one (index + 1, wrapping), each
+  bad id counted once by reason; ``skip_report()`` returns the counts of this process.
+- The pre-flight (``llava.data.preflight``) finds every quirk up front and hands the bad
+  indices over (``apply_preflight``), so workers skip them directly. What only shows while
+  training (an image that cannot be decoded) is also appended to ``events_dir``, one file per
+  process, so counts made in DataLoader workers reach the end-of-run report
+  (``llava.data.events``).
 """
 from __future__ import annotations
 
@@ -30,11 +35,15 @@ from tqdm import tqdm
 
 from llava.data.conversation import ConversationTemplate
 from llava.data.errors import BadSampleError, DatasetFileError, DatasetValidationError, SkipCounter
+from llava.data.events import record_event
 from llava.data.preprocess import tokenize_conversation
+from llava.data.quirks import SKIP_FLAG, DataPolicy
 
 logger = logging.getLogger(__name__)
 
-ASPECT_RATIOS = ("pad", "none")
+# LLaVA-1.5's names: "square" (its default: the processor resizes the short side and centre-crops)
+# and "pad" (pad to a square first). "none" is this project's earlier name for "square".
+ASPECT_RATIOS = ("square", "pad", "none")
 _PROGRESS_MIN_RECORDS = 10_000  # below this, loading is instant: no progress bar
 
 
@@ -112,7 +121,7 @@ def image_of(record: dict, sample_id: str) -> Optional[str]:
     image = record.get("image")
     if isinstance(image, list):
         if len(image) > 1:
-            raise BadSampleError(sample_id, "image_count", f"{len(image)} images; LLaVA-1.5 takes at most one")
+            raise BadSampleError(sample_id, "several_images", f"{len(image)} images; LLaVA-1.5 takes at most one")
         image = image[0] if image else None
     if image in (None, ""):
         return None
@@ -160,7 +169,7 @@ def image_pixels(image: Image.Image, image_processor, aspect_ratio: str = "pad")
     """
     if aspect_ratio not in ASPECT_RATIOS:
         raise ValueError(f"image_aspect_ratio must be one of {ASPECT_RATIOS}, got {aspect_ratio!r}")
-    if aspect_ratio == "pad":
+    if aspect_ratio == "pad":  # "square"/"none": the processor alone (resize + centre crop)
         background = tuple(int(255 * m) for m in image_processor.image_mean)  # LLaVA truncates too
         image = expand_to_square(image, background)
     return image_processor(images=image, return_tensors="pt")["pixel_values"][0]
@@ -184,6 +193,7 @@ class LazySupervisedDataset(Dataset):
         skip_bad_samples: bool = False,
         truncate: bool = False,
         image_token: str = "<image>",
+        events_dir: Optional[str] = None,
     ):
         if image_aspect_ratio not in ASPECT_RATIOS:
             raise ValueError(f"image_aspect_ratio must be one of {ASPECT_RATIOS}, got {image_aspect_ratio!r}")
@@ -198,6 +208,9 @@ class LazySupervisedDataset(Dataset):
         self.skip_bad_samples = skip_bad_samples
         self.truncate = truncate
         self.image_token = image_token
+        self.policy = DataPolicy(truncate=truncate, skip_bad=skip_bad_samples)
+        self.events_dir = events_dir  # where quirks met while training are appended (any process)
+        self.preflighted = False
 
         self.records, self.places = load_records(data_path)
         self.ids = assign_ids(self.records, self.places, data_path)
@@ -232,7 +245,17 @@ class LazySupervisedDataset(Dataset):
                 return self._build(candidate)
             except BadSampleError as err:
                 self._mark_bad(candidate, err)
+                record_event(self.events_dir, err.reason, err.sample_id, err.detail)
         raise DatasetValidationError(self.data_path, self.skip_report())
+
+    def apply_preflight(self, errors: dict[int, BadSampleError]) -> None:
+        """Take the pre-flight's bad records: with skipping on they are never built (in workers
+        too, since this happens before they fork) and counted once here."""
+        self.preflighted = True
+        if self.skip_bad_samples:
+            for index, err in errors.items():
+                self._bad[index] = err
+                self.skips.record(err, log=False)
 
     def skip_report(self) -> dict:
         """``{"total", "counts": {reason: n}, "ids": {reason: [ids]}}`` of the samples skipped so far."""
@@ -272,6 +295,9 @@ class LazySupervisedDataset(Dataset):
                 model_max_length=self.model_max_length,
                 truncate=self.truncate,
             )
+            if sample.fixes and not self.preflighted:  # else the pre-flight has counted them already
+                for key in dict.fromkeys(sample.fixes):
+                    record_event(self.events_dir, key, sample_id)
             item: dict[str, Any] = {"input_ids": sample.input_ids, "labels": sample.labels, "id": sample_id}
             if image_file is not None:
                 path = os.path.join(self.image_folder, image_file)
@@ -282,7 +308,8 @@ class LazySupervisedDataset(Dataset):
             return item
         except BadSampleError as err:  # add where the record is, for a quick look in the file
             place = f"{os.path.basename(self.data_path)} {self.places[index]}"
-            raise BadSampleError(err.sample_id, err.reason, f"{err.detail} ({place})") from None
+            hint = "" if self.skip_bad_samples else f"; {SKIP_FLAG} skips such records"
+            raise BadSampleError(err.sample_id, err.reason, f"{err.detail} ({place}){hint}") from None
 
     def _pixels(self, image: Image.Image) -> torch.Tensor:
         return image_pixels(image, self.image_processor, self.image_aspect_ratio)

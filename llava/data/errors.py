@@ -42,13 +42,13 @@ class SkipCounter:
     ids_by_reason: dict[str, list[str]] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set, repr=False)
 
-    def record(self, error: BadSampleError) -> bool:
+    def record(self, error: BadSampleError, log: bool = True) -> bool:
         """Count ``error``'s sample; returns False if that sample was already counted."""
         if error.sample_id in self._seen:
             return False
         self._seen.add(error.sample_id)
         self.ids_by_reason.setdefault(error.reason, []).append(error.sample_id)
-        if self.log_each:
+        if self.log_each and log:
             logger.warning("skipping %s", error)
         return True
 
@@ -68,7 +68,7 @@ class SkipCounter:
         }
 
     def summary(self) -> str:
-        """One log line, e.g. ``skipped 3 samples: missing_image=2, too_long=1``."""
+        """One log line, e.g. ``skipped 3 samples: missing_image=2, over_long=1``."""
         if not self.total:
             return "skipped 0 samples"
         parts = ", ".join(f"{reason}={n}" for reason, n in sorted(self.counts().items()))
@@ -85,3 +85,20 @@ class DatasetValidationError(ValueError):
             for reason, ids in sorted(report["ids"].items())
         )
         super().__init__(f"{report['total']} bad samples in {data_path}: {listed}")
+
+
+class DataPolicyError(ValueError):
+    """The pre-flight found records with a quirk that has no safe fix; the message names them
+    and the flag that skips them instead (``llava.data.quirks``)."""
+
+    def __init__(self, data_path: str, stopping: dict[str, list[str]]):
+        self.stopping = stopping
+        total = len({i for ids in stopping.values() for i in ids})
+        listed = "; ".join(
+            f"{reason}={len(ids)} (ids: {', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''})"
+            for reason, ids in sorted(stopping.items())
+        )
+        super().__init__(
+            f"{total} records in {data_path} cannot be trained as they are: {listed}. "
+            "Fix them, or rerun with --skip_bad_samples True to skip them (counted and named in data_report.json)"
+        )

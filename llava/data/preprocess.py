@@ -11,8 +11,10 @@ generation prompt is token for token the prefix of the training sequence.
 
 Image placement (as LLaVA-1.5 does): a record's single ``<image>`` is moved to the front
 of its user turn as ``"<image>\\n" + text``. A record that has an image but no
-``<image>`` in its text gets one prepended to the first user turn (LLaVA's data relies
-on this convention); any other count mismatch is an error.
+``<image>`` in its text gets one prepended to the first user turn (LLaVA would ignore the
+image); several tags keep the first. The quirks fixed this way are listed in the sample's
+``fixes`` and counted by the pre-flight (``llava.data.preflight``); what cannot be fixed
+safely is a ``BadSampleError`` whose ``reason`` is a key of ``llava.data.quirks.QUIRKS``.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class TokenizedSample:
     input_ids: torch.Tensor  # LongTensor [L]
     labels: torch.Tensor  # LongTensor [L]; IGNORE_INDEX outside replies
     num_images: int
+    fixes: tuple[str, ...] = ()  # quirk keys fixed on the way (llava.data.quirks), in order
 
 
 def image_token_id(tokenizer, image_token: str = "<image>") -> int:
@@ -45,8 +48,14 @@ def image_token_id(tokenizer, image_token: str = "<image>") -> int:
     return ids[0]
 
 
-def parse_turns(conversations: Any, sample_id: str) -> list[Turn]:
-    """LLaVA's ``[{"from": "human", "value": ...}, ...]`` -> canonical (role, text) turns, validated."""
+def parse_turns(conversations: Any, sample_id: str, fixes: Optional[list[str]] = None) -> list[Turn]:
+    """LLaVA's ``[{"from": "human", "value": ...}, ...]`` -> canonical (role, text) turns, validated.
+
+    With ``fixes`` (a list to append quirk keys to), the quirks LLaVA-1.5 itself smooths over are
+    fixed as it does: a leading ``gpt`` turn is dropped (``leading_gpt_turn``), and so is a
+    trailing ``human`` turn (``trailing_human_turn``: LLaVA masks it, it is never supervised).
+    Without ``fixes`` both are errors.
+    """
     if conversations is None:
         raise BadSampleError(sample_id, "no_conversations", "record has no 'conversations'")
     if not isinstance(conversations, list):
@@ -64,47 +73,78 @@ def parse_turns(conversations: Any, sample_id: str) -> list[Turn]:
             raise BadSampleError(
                 sample_id, "bad_role", f"turn {i} has from={turn['from']!r}; expected human/gpt (or user/assistant)"
             )
+        turns.append((role, turn["value"]))
+    first = 0  # index in the record of turns[0], for messages
+    if fixes is not None and turns[0][0] == ASSISTANT and len(turns) > 1:
+        turns, first = turns[1:], 1
+        fixes.append("leading_gpt_turn")
+    if fixes is not None and turns[-1][0] == USER and len(turns) > 1:
+        turns = turns[:-1]
+        fixes.append("trailing_human_turn")
+    for i, (role, _) in enumerate(turns):
         expected = USER if i % 2 == 0 else ASSISTANT
         if role != expected:
             raise BadSampleError(
-                sample_id, "bad_turn_order", f"turn {i} is from {turn['from']!r}; turns must alternate, human first"
+                sample_id, "bad_turn_order",
+                f"turn {i + first} is from {conversations[i + first]['from']!r}; turns must alternate, human first"
             )
-        turns.append((role, turn["value"]))
     if turns[-1][0] != ASSISTANT:
-        raise BadSampleError(sample_id, "no_reply", f"conversation ends on a human turn (turn {len(turns) - 1})")
+        raise BadSampleError(sample_id, "no_reply", f"conversation ends on a human turn (turn {len(conversations) - 1})")
+    if fixes is not None and any(not text.strip() for role, text in turns if role == ASSISTANT):
+        fixes.append("empty_reply")  # kept as written, as LLaVA does; counted so it can be found
     return turns
 
 
 def place_image_tokens(
-    turns: list[Turn], expected_images: Optional[int], image_token: str, sample_id: str
+    turns: list[Turn], expected_images: Optional[int], image_token: str, sample_id: str,
+    fixes: Optional[list[str]] = None,
 ) -> tuple[list[Turn], int]:
-    """Normalise where ``<image>`` stands; returns (turns, number of images in the text).
+    """Normalise where ``<image>`` stands, as LLaVA-1.5's ``preprocess_multimodal`` does; returns
+    (turns, number of images in the text).
 
+    The turn holding the tag becomes ``"<image>\n" + rest.strip()``, stripped once more, so a turn
+    that is only ``<image>`` stays ``<image>`` (prompt ``USER: <image> ASSISTANT:``).
     ``expected_images`` is the record's image count (0 or 1), or None to trust the text.
+    With ``fixes``: an image record whose text has no tag gets one before its first user turn
+    (``image_without_tag``; LLaVA would silently ignore the image), and several tags keep only
+    the first (``several_image_tags``). Without ``fixes`` several tags are an error.
     """
     for i, (role, text) in enumerate(turns):
         if role == ASSISTANT and image_token in text:
-            raise BadSampleError(sample_id, "image_count", f"{image_token} appears in a reply (turn {i})")
+            raise BadSampleError(sample_id, "image_in_reply", f"{image_token} appears in a reply (turn {i})")
     in_text = sum(text.count(image_token) for _, text in turns)
     if expected_images is None:
         return turns, in_text
     if expected_images > 1:
-        raise BadSampleError(sample_id, "image_count", f"{expected_images} images; LLaVA-1.5 takes at most one")
-    if in_text == 0 and expected_images == 1:
-        role, text = turns[0]
-        return [(role, f"{image_token}\n{text}")] + list(turns[1:]), 1
-    if in_text != expected_images:
+        raise BadSampleError(sample_id, "several_images", f"{expected_images} images; LLaVA-1.5 takes at most one")
+    if in_text and not expected_images:
         raise BadSampleError(
-            sample_id,
-            "image_count",
-            f"text has {in_text} {image_token} token(s) but the record has {expected_images} image(s)",
+            sample_id, "tag_without_image", f"text has {in_text} {image_token} tag(s) but the record has no image"
         )
-    placed = []
+    if in_text == 0 and expected_images == 1:
+        if fixes is not None:  # LLaVA's data relies on this convention; the pre-flight counts it
+            fixes.append("image_without_tag")
+        role, text = turns[0]
+        return [(role, _front(image_token, text))] + list(turns[1:]), 1
+    if in_text > 1:
+        if fixes is None:
+            raise BadSampleError(
+                sample_id, "several_image_tags", f"text has {in_text} {image_token} tags but the record has 1 image"
+            )
+        fixes.append("several_image_tags")
+    placed, seen = [], False
     for role, text in turns:
-        if image_token in text:  # exactly one, in a user turn: move it to the front
-            text = f"{image_token}\n{text.replace(image_token, '').strip()}"
+        if image_token in text:
+            rest = text.replace(image_token, "").strip()
+            text = rest if seen else _front(image_token, rest)
+            seen = True
         placed.append((role, text))
-    return placed, in_text
+    return placed, expected_images
+
+
+def _front(image_token: str, text: str) -> str:
+    """LLaVA's placement: the tag, a newline, the text; stripped, so a bare tag stays bare."""
+    return f"{image_token}\n{text.strip()}".strip()
 
 
 def encode_text(text: str, tokenizer, image_id: int, num_image_tokens: int, image_token: str) -> list[int]:
@@ -118,6 +158,24 @@ def encode_text(text: str, tokenizer, image_id: int, num_image_tokens: int, imag
     return ids
 
 
+def normalize_conversation(
+    conversations: Any,
+    template: ConversationTemplate,
+    *,
+    image_token: str,
+    sample_id: str,
+    expected_images: Optional[int],
+    fixes: Optional[list[str]] = None,
+) -> tuple[list[Turn], int]:
+    """Record turns -> (turns ready to render, image count); the quirks fixed are appended to ``fixes``."""
+    turns = parse_turns(conversations, sample_id, fixes)
+    if template.single_exchange and len(turns) != 2:
+        raise BadSampleError(
+            sample_id, "bad_turn_order", f"template {template.name!r} takes one exchange, got {len(turns)} turns"
+        )
+    return place_image_tokens(turns, expected_images, image_token, sample_id, fixes)
+
+
 def tokenize_conversation(
     conversations: Any,
     template: ConversationTemplate,
@@ -129,20 +187,21 @@ def tokenize_conversation(
     expected_images: Optional[int] = None,
     model_max_length: Optional[int] = None,
     truncate: bool = False,
+    fix_quirks: bool = True,
 ) -> TokenizedSample:
     """Tokenise one record's ``conversations`` and mask everything but the replies.
 
     Raises ``BadSampleError`` (naming ``sample_id``) for a malformed conversation, a wrong
-    number of image tokens, a sequence over ``model_max_length`` (unless ``truncate``,
-    which cuts the tail but never inside the image tokens), or a tokenisation that does
-    not give back the replies.
+    number of image tokens, a sequence over ``model_max_length`` (``over_long``; unless
+    ``truncate``, which cuts the tail but never inside the image tokens and never every reply:
+    ``over_long_unfixable``), or a tokenisation that does not give back the replies.
+    ``fix_quirks`` fixes what LLaVA-1.5 fixes (see ``parse_turns``, ``place_image_tokens``);
+    the sample's ``fixes`` lists them (and ``over_long`` when truncated).
     """
-    turns = parse_turns(conversations, sample_id)
-    if template.single_exchange and len(turns) != 2:
-        raise BadSampleError(
-            sample_id, "bad_turn_order", f"template {template.name!r} takes one exchange, got {len(turns)} turns"
-        )
-    turns, num_images = place_image_tokens(turns, expected_images, image_token, sample_id)
+    fixes: Optional[list[str]] = [] if fix_quirks else None
+    turns, num_images = normalize_conversation(
+        conversations, template, image_token=image_token, sample_id=sample_id,
+        expected_images=expected_images, fixes=fixes)
     image_id = image_token_id(tokenizer, image_token)
 
     ids: list[int] = [] if tokenizer.bos_token_id is None else [tokenizer.bos_token_id]
@@ -160,7 +219,9 @@ def tokenize_conversation(
     verify_alignment(input_ids, label_ids, replies, tokenizer, sample_id)
     if model_max_length is not None and len(ids) > model_max_length:
         input_ids, label_ids = _fit_length(input_ids, label_ids, image_id, model_max_length, truncate, sample_id)
-    return TokenizedSample(input_ids=input_ids, labels=label_ids, num_images=num_images)
+        if fixes is not None:
+            fixes.append("over_long")
+    return TokenizedSample(input_ids=input_ids, labels=label_ids, num_images=num_images, fixes=tuple(fixes or ()))
 
 
 def tokenize_prompt(
@@ -224,12 +285,12 @@ def _fit_length(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     length = input_ids.numel()
     if not truncate:
-        raise BadSampleError(sample_id, "too_long", f"{length} tokens > model_max_length {max_length}")
+        raise BadSampleError(sample_id, "over_long", f"{length} tokens > model_max_length {max_length}")
     image_positions = torch.nonzero(input_ids == image_id).flatten()
     if image_positions.numel() and int(image_positions[-1]) >= max_length:
         raise BadSampleError(
             sample_id,
-            "too_long",
+            "over_long_unfixable",
             f"{length} tokens > model_max_length {max_length}, and truncating would cut the image tokens "
             f"(they end at position {int(image_positions[-1]) + 1})",
         )
@@ -237,7 +298,7 @@ def _fit_length(
     if not bool((labels != IGNORE_INDEX).any()):
         raise BadSampleError(
             sample_id,
-            "too_long",
+            "over_long_unfixable",
             f"{length} tokens > model_max_length {max_length}, and no reply is left after truncation",
         )
     return input_ids, labels

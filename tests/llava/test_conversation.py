@@ -47,11 +47,14 @@ def test_generation_prompt_ends_with_assistant_label_and_prefixes_training_text(
     assert follow_up.endswith("Red.</s>USER: And the shape? ASSISTANT:")
 
 
-def test_plain_is_image_then_caption_then_eos():
+def test_plain_is_image_then_caption_then_llavas_separator():
+    # LLaVA-1.5's conv_llava_plain: the question is dropped, the caption ends with sep "\n" (no EOS)
     template = get_template("plain")
     turns = [(USER, "Describe the image briefly.\n<image>"), (ASSISTANT, "A red circle.")]
-    assert render(template, turns) == "<image>A red circle.</s>"
+    assert render(template, turns) == "<image>A red circle.\n"
     assert generation_prompt(template, turns[:1]) == "<image>"
+    # the embedded default's own choice, by name
+    assert render(get_template("plain_eos"), turns) == "<image>A red circle.</s>"
 
 
 def test_v1_alias_and_unknown_template():

@@ -82,9 +82,9 @@ CATALOGUE = [
     ({"id": "noconv-1", "image": "red.png"}, "no_conversations", "no 'conversations'"),
     ({"id": "noreply-1", "conversations": [human("Hello there")]}, "no_reply", "ends on a human turn"),
     ({"id": "badfrom-1", "conversations": [human("a"), {"from": "bot", "value": "b"}]}, "bad_role", "'bot'"),
-    ({"id": "twoimg-1", "image": "red.png", "conversations": [human("<image> <image> a"), gpt("b")]},
-     "image_count", "2 <image> token(s)"),
-    (text_record("long-1", answer="circle " * 300), "too_long", "> model_max_length 256"),
+    ({"id": "twoimg-1", "image": ["red.png", "blue.png"], "conversations": [human("<image> a"), gpt("b")]},
+     "several_images", "2 images"),
+    (text_record("long-1", answer="circle " * 300), "over_long", "> model_max_length 256"),
 ]
 
 
@@ -103,6 +103,7 @@ def test_bad_sample_raises_naming_id_and_place(write_data, make_dataset, write_b
     message = str(info.value)
     assert info.value.reason == reason and info.value.sample_id == record["id"]
     assert f"'{record['id']}'" in message and named in message and "data.json item 1" in message
+    assert "--skip_bad_samples True skips such records" in message  # the way out, named
 
 
 @pytest.mark.parametrize("record, reason, named", CATALOGUE, ids=[c[1] + "-" + c[0]["id"] for c in CATALOGUE])
@@ -122,7 +123,7 @@ def test_whole_catalogue_skipped_counts_each_reason(write_data, make_dataset, wr
     report = dataset.skip_report()
     assert report["total"] == 8
     assert report["counts"] == {"missing_image": 1, "corrupt_image": 2, "no_conversations": 1, "no_reply": 1,
-                                "bad_role": 1, "image_count": 1, "too_long": 1}
+                                "bad_role": 1, "several_images": 1, "over_long": 1}
     assert report["ids"]["corrupt_image"] == ["garbage-1", "truncated-1"]
     assert sum("skipping bad sample" in r.message for r in caplog.records) == 8  # logged once each
     assert dataset.skips.summary().startswith("skipped 8 samples: bad_role=1, corrupt_image=2")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from typing import Tuple
 
 import torch
@@ -10,11 +11,14 @@ import torch
 from llava.data.collator import DataCollatorForSupervisedDataset
 from llava.data.conversation import get_template
 from llava.data.dataset import LazySupervisedDataset
+from llava.data.events import clear_events, events_dir, read_events
+from llava.data.preflight import enforce, run_preflight
+from llava.data.report import DataReport
 from llava.model.checkpoint import BaseModelSpec
 from llava.model.tiny import num_image_tokens
 from teamlora import TeamLoraConfig, add_adapters, count_parameters
 
-from .args import PEFT_CHOICES, DataArguments, ModelArguments, TrainingArguments
+from .args import ALL_LINEAR, PEFT_CHOICES, DataArguments, ModelArguments, TrainingArguments
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +70,25 @@ def init_distributed_for_cpu(training_args: TrainingArguments) -> None:
         deepspeed.init_distributed(dist_backend="gloo")
 
 
-def adapter_config(model_args: ModelArguments) -> TeamLoraConfig:
+def language_model_linear_names(model) -> list[str]:
+    """Last name component of every nn.Linear in the language model (lm_head lies outside it):
+    LLaVA's ``find_all_linear_names``, the targets of its --lora_enable."""
+    names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear) and ".language_model." in f".{name}."}
+    names.discard("lm_head")
+    return sorted(names)
+
+
+def adapter_config(model_args: ModelArguments, model=None) -> TeamLoraConfig:
     targets = model_args.adapter_targets
-    # "re:<regex>" -> one regex (TeamLoraConfig checks it compiles); else a comma-separated suffix list
-    parsed = targets[3:] if targets.startswith("re:") else [t.strip() for t in targets.split(",") if t.strip()]
+    # "re:<regex>" -> one regex (TeamLoraConfig checks it compiles); all_linear -> every linear layer of the
+    # language model (needs the model); else a comma-separated suffix list
+    if targets == ALL_LINEAR:
+        if model is None:
+            raise ValueError(f"--adapter_targets {ALL_LINEAR} needs the model to list its linear layers")
+        parsed = language_model_linear_names(model)
+    else:
+        parsed = targets[3:] if targets.startswith("re:") else [t.strip() for t in targets.split(",") if t.strip()]
     return TeamLoraConfig(
         method=model_args.peft,
         r=model_args.adapter_r,
@@ -105,7 +124,7 @@ def build_model(model_args: ModelArguments, training_args: TrainingArguments):
 
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=training_args.gradient_checkpointing)
     if model_args.peft != "none":
-        add_adapters(model, adapter_config(model_args))
+        add_adapters(model, adapter_config(model_args, model))
         mode = "adapters"
     else:
         for name, p in model.named_parameters():
@@ -135,6 +154,40 @@ def build_data(data_args: DataArguments, training_args: TrainingArguments, model
         skip_bad_samples=data_args.skip_bad_samples,
         truncate=data_args.truncate_long_samples,
         image_token=processor.image_token,
+        events_dir=events_dir(training_args.output_dir),
     )
     collator = DataCollatorForSupervisedDataset.from_tokenizer(processor.tokenizer, training_args.model_max_length)
     return dataset, collator
+
+
+def preflight_data(dataset: LazySupervisedDataset, data_args: DataArguments,
+                   training_args: TrainingArguments) -> DataReport:
+    """Before the first step: one pass over the data, its table logged and saved in output_dir
+    (data_report.json / .txt); stops (DataPolicyError) on quirks without a safe fix."""
+    with training_args.main_process_first(desc="data pre-flight"):
+        report = run_preflight(dataset, decode_images=data_args.validate_data,
+                               progress=not training_args.disable_tqdm and training_args.should_log)
+    logger.info("data pre-flight (policy: truncate_long_samples=%s, skip_bad_samples=%s)\n%s",
+                data_args.truncate_long_samples, data_args.skip_bad_samples, report.table())
+    out = training_args.output_dir
+    resuming = bool(training_args.resume_from_checkpoint) or (
+        training_args.auto_resume and os.path.isdir(out) and any(n.startswith("checkpoint-") for n in os.listdir(out)))
+    if training_args.should_save:
+        if not resuming:  # events of an earlier run in this folder are not this run's
+            clear_events(events_dir(training_args.output_dir))
+        report.save(training_args.output_dir)
+    enforce(report)
+    return report
+
+
+def finish_data_report(dataset: LazySupervisedDataset, report: DataReport, output_dir: str, is_main: bool) -> None:
+    """End of run: add what was met while training, in this process and in every DataLoader
+    worker or rank (their event files), then log and save the complete table."""
+    for event in read_events(events_dir(output_dir)):
+        report.add(event["reason"], event["id"], during_training=True)
+    for reason, ids in dataset.skip_report()["ids"].items():
+        for sample_id in ids:
+            report.add(reason, sample_id, during_training=True)
+    logger.info("data report (end of run)\n%s", report.table())
+    if is_main:
+        report.save(output_dir)

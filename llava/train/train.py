@@ -8,7 +8,6 @@ Run `python -m llava.train.train --help` for every flag. Launch several processe
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Optional, Sequence
@@ -22,7 +21,8 @@ from llava.model.input_format import input_format_record
 from .args import DataArguments, ModelArguments, TrainingArguments
 from .callbacks import PlotCallback
 from .checkpoints import check_resumable, newest_complete
-from .setup import build_data, build_model, check_arguments, init_distributed_for_cpu
+from .setup import (build_data, build_model, check_arguments, finish_data_report, init_distributed_for_cpu,
+                    preflight_data)
 from .trainer import LlavaTrainer
 
 logger = logging.getLogger("llava.train")
@@ -48,16 +48,6 @@ def resume_point(training_args: TrainingArguments) -> Optional[str]:
     return None
 
 
-def report_skips(dataset, output_dir: str, is_main: bool) -> None:
-    report = dataset.skip_report()
-    if not report["total"]:
-        return
-    logger.warning("skipped %d bad samples (--skip_bad_samples): %s", report["total"], report["counts"])
-    if is_main:
-        with open(os.path.join(output_dir, "skipped_samples.json"), "w") as f:
-            json.dump(report, f, indent=2)
-
-
 def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallback] = ()) -> LlavaTrainer:
     """Parse argv (default: sys.argv), train, save. `callbacks` are added to the Trainer's (programmatic use)."""
     model_args, data_args, training_args = parse(argv)
@@ -76,8 +66,7 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
     model, processor, base_spec, save_mode = build_model(model_args, training_args)
     dataset, collator = build_data(data_args, training_args, model, processor)
     logger.info("data: %d records from %s", len(dataset), data_args.data_path)
-    if data_args.validate_data:
-        dataset.validate_all()
+    data_report = preflight_data(dataset, data_args, training_args)  # before any step: the table, or a named stop
 
     trainer = LlavaTrainer(
         model=model,
@@ -99,7 +88,7 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_state()
     trainer.save_model(training_args.output_dir)
-    report_skips(dataset, training_args.output_dir, trainer.is_world_process_zero())
+    finish_data_report(dataset, data_report, training_args.output_dir, trainer.is_world_process_zero())
     return trainer
 
 

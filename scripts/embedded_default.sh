@@ -44,8 +44,10 @@ if has_stage stage1; then
         say "stage 1: captions -> $STAGE1_DIR"
         echo "note: LLaVA-1.5-7B's stage 1 trains only the projector (scripts/pretrain.sh with MODEL_PATH)."
         echo "      The tiny model's language model is random, so here it is trained as well (tiny-only base training)."
+        echo "note: captions end with </s> here (--conv_template plain_eos) so the tiny model learns to stop;"
+        echo "      LLaVA's plain template (scripts/pretrain.sh) ends them with its separator \"\\n\"."
         python -m llava.train.train --model_name_or_path "$TINY_DIR" \
-            --data_path "$DATA_DIR/pretrain.json" --image_folder "$DATA_DIR/images" --conv_template plain \
+            --data_path "$DATA_DIR/pretrain.json" --image_folder "$DATA_DIR/images" --conv_template plain_eos \
             --peft none --output_dir "$STAGE1_DIR" --max_steps "${STAGE1_STEPS:-600}" --learning_rate 5e-4 \
             "${common[@]}"
     fi
@@ -60,8 +62,9 @@ if has_stage stage2; then
             method_args=(--peft none --learning_rate 2.5e-4)
         else
             # TeamLoRA paper setting: k=4 experts; rank 32 per expert is the 7B choice, 16 fits the 256-wide tiny FFN
+            # (alpha: TeamLoraConfig's default, 2 * r)
             r="${ADAPTER_R:-16}"; [[ "$METHOD" == lora ]] && r="${ADAPTER_R:-64}"
-            method_args=(--peft "$METHOD" --adapter_r "$r" --adapter_alpha $((2 * r)) --num_experts 4
+            method_args=(--peft "$METHOD" --adapter_r "$r" --num_experts 4
                          --learning_rate 1e-3 --mm_projector_lr 2.5e-4)
         fi
         python -m llava.train.train --model_name_or_path "$STAGE1_DIR" \

@@ -7,7 +7,9 @@
 #   DEEPSPEED (scripts/zero2.json), NUM_GPUS / HOSTFILE / LAUNCHER (scripts/lib/launch.sh),
 #   BATCH_PER_GPU (32), GRAD_ACCUM (1), LR (1e-3). Extra arguments go to llava.train.train.
 # Without MODEL_PATH this runs the embedded default's stage 1 instead (scripts/embedded_default.sh).
+# Data quirks follow the pre-flight's policy table (data_report.txt in OUTPUT_DIR): LLaVA's defaults.
 set -euo pipefail
+source "$(dirname "$0")/lib/embedded_or_recipe.sh"  # DATA_PATH & co. without MODEL_PATH: a named stop
 source "$(dirname "$0")/env.sh"
 if [[ -z "${MODEL_PATH:-}" ]]; then
     STAGES=data,stage1 exec bash scripts/embedded_default.sh "$@"
@@ -22,7 +24,7 @@ set -x
     --tune_mm_mlp_adapter True --peft none \
     --data_path "${DATA_PATH:-./playground/data/LLaVA-Pretrain/blip_laion_cc_sbu_558k.json}" \
     --image_folder "${IMAGE_FOLDER:-./playground/data/LLaVA-Pretrain/images}" \
-    --conv_template plain --image_aspect_ratio none \
+    --conv_template plain --image_aspect_ratio square \
     --bf16 True --tf32 True \
     --output_dir "${OUTPUT_DIR:-./checkpoints/llava-v1.5-7b-pretrain}" \
     --num_train_epochs 1 --per_device_train_batch_size "${BATCH_PER_GPU:-32}" \

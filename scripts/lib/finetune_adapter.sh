@@ -12,10 +12,12 @@
 #   OUTPUT_DIR          ./checkpoints/llava-v1.5-7b-$METHOD
 #   DEEPSPEED           scripts/zero3.json  (zero2.json, zero3_offload.json)
 #   NUM_GPUS / HOSTFILE / LAUNCHER   see scripts/lib/launch.sh
-#   ADAPTER_R (32; LoRA: 128), NUM_EXPERTS (4), ADAPTER_ALPHA (2*r), LR (2e-4; full: 2e-5), PROJECTOR_LR (2e-5),
+#   ADAPTER_R (32; LoRA: 128), NUM_EXPERTS (4), ADAPTER_ALPHA (unset: TeamLoraConfig's 2*r), LR (2e-4; full: 2e-5),
+#   PROJECTOR_LR (2e-5),
 #   BATCH_PER_GPU (16), GRAD_ACCUM (1), EPOCHS (1), SAVE_STEPS (500), MAX_LEN (2048)
 # Extra arguments are passed to llava.train.train (any transformers TrainingArguments flag too).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/embedded_or_recipe.sh"  # DATA_PATH & co. without MODEL_PATH: a named stop
 source "$(dirname "${BASH_SOURCE[0]}")/../env.sh"
 METHOD="${METHOD:?set METHOD}"
 
@@ -30,9 +32,9 @@ if [[ "$METHOD" == none ]]; then
 else
     if [[ "$METHOD" == lora ]]; then default_r=128; else default_r=32; fi
     r="${ADAPTER_R:-$default_r}"
-    method_args=(--peft "$METHOD" --adapter_r "$r" --num_experts "${NUM_EXPERTS:-4}"
-                 --adapter_alpha "${ADAPTER_ALPHA:-$((2 * r))}" --adapter_dropout 0.05
+    method_args=(--peft "$METHOD" --adapter_r "$r" --num_experts "${NUM_EXPERTS:-4}" --adapter_dropout 0.05
                  --learning_rate "${LR:-2e-4}" --mm_projector_lr "${PROJECTOR_LR:-2e-5}")
+    [[ -n "${ADAPTER_ALPHA:-}" ]] && method_args+=(--adapter_alpha "$ADAPTER_ALPHA")
     default_out=./checkpoints/llava-v1.5-7b-$METHOD
 fi
 set -x

@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)  # to stderr
-    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
-    template = get_template(fmt.conv_template)
+    if args.conv_mode is not None:
+        get_template(args.conv_mode)  # an unknown name fails now, not after loading the model
     sampling = Sampling(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p)
     try:
         image = None if args.image_file is None else load_rgb_image(args.image_file, args.image_file)
@@ -115,7 +115,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device, dtype = pick_device_dtype(args.device, args.torch_dtype)
     model, processor = load_pretrained_model(args.model_path, args.model_base, torch_dtype=dtype)
     model.to(device)
+    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
     check_image_tokens(fmt, model.config)
+    template = get_template(fmt.conv_template)
     pixel_values = None
     if image is not None:
         pixel_values = image_pixels(image, processor.image_processor, fmt.image_aspect_ratio).unsqueeze(0)  # [1,3,H,W]
@@ -125,6 +127,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from llava.entry import run_entry
-
-    sys.exit(run_entry(main, OSError))  # OSError: a --model-path that does not load
+    sys.exit(main())

@@ -83,8 +83,8 @@ def pending_questions(args: argparse.Namespace) -> list[Question]:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the missing answers; returns how many were written."""
-    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
-    template = get_template(fmt.conv_template)
+    if args.conv_mode is not None:
+        get_template(args.conv_mode)  # an unknown name fails now, not after loading the model
     questions = pending_questions(args)
     if not questions:
         logger.warning("nothing to do: every question of this chunk is answered in %s", args.answers_file)
@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
     device, dtype = pick_device_dtype(args.device, args.torch_dtype)
     model, processor = load_pretrained_model(args.model_path, args.model_base, torch_dtype=dtype,
                                              attn_implementation=args.attn_implementation)
+    # After loading: a hub checkpoint's config is in the cache by now (no second network request).
+    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
     check_image_tokens(fmt, model.config)
+    template = get_template(fmt.conv_template)
     model.to(device)
     torch.manual_seed(args.seed)  # only sampling (temperature > 0) draws random numbers
     model_id = model_id_of(args.model_path)
@@ -164,6 +167,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    from llava.entry import run_entry
-
-    run_entry(main, OSError)  # OSError: a --model-path that does not load
+    main()

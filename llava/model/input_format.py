@@ -77,10 +77,10 @@ def recorded_format(model_path: str | Path) -> RecordedFormat:
         original = json.loads(fields.read_text())
         return RecordedFormat(DEFAULT_CONV_TEMPLATE, _original_aspect(original.get("image_aspect_ratio")), None,
                               f"{fields} (a converted LLaVA-1.5 checkpoint; trained with vicuna_v1)")
-    config = read_config(model_path)
+    config = read_config(model_path, allow_network=False)  # a hub name: read after loading, from the cache
     if config is not None and is_original_config(config):
-        return RecordedFormat(DEFAULT_CONV_TEMPLATE, _original_aspect(config.get("image_aspect_ratio")), None,
-                              f"the config.json of {model_path} (an original LLaVA-1.5 checkpoint; trained with vicuna_v1)")
+        source = f"the config.json of {model_path} (an original LLaVA-1.5 checkpoint; trained with vicuna_v1)"
+        return RecordedFormat(DEFAULT_CONV_TEMPLATE, _original_aspect(config.get("image_aspect_ratio")), None, source)
     return RecordedFormat(None, None, None, str(model_path))
 
 

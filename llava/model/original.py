@@ -40,25 +40,41 @@ class OriginalCheckpointError(ValueError):
     """An original LLaVA checkpoint that cannot be converted here; the message says what to run."""
 
 
-def read_config(name_or_path: str | os.PathLike) -> Optional[dict]:
-    """config.json of a local folder, or of a hub repo when it can be fetched (or is cached); else None."""
+def read_config(name_or_path: str | os.PathLike, *, allow_network: bool = True) -> Optional[dict]:
+    """config.json of a local folder or of a hub repo (from the hub cache, else fetched once).
+
+    None for a folder without one, or a hub name that is not cached when the network may not be used
+    (``allow_network=False`` or HF_HUB_OFFLINE). A hub name whose config cannot be fetched raises OSError
+    now, rather than letting transformers wait through the same retries a second time.
+    """
     local = Path(name_or_path)
     if local.is_dir():
-        file = local / "config.json"
-        if not file.is_file():
-            return None
-        try:
-            return json.loads(file.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{file} is not valid JSON: {e}") from e
+        return _read_json(local / "config.json") if (local / "config.json").is_file() else None
     if local.exists():
         return None
     import huggingface_hub
+    from huggingface_hub import constants
 
+    name = str(name_or_path)
     try:
-        return json.loads(Path(huggingface_hub.hf_hub_download(str(name_or_path), "config.json")).read_text())
-    except Exception:  # no hub access, not a repo id, no config: the regular loader reports it
+        cached = huggingface_hub.try_to_load_from_cache(name, "config.json")
+    except Exception:  # not a valid repo id: a local path that does not exist
+        cached = None
+    if isinstance(cached, str):
+        return _read_json(Path(cached))
+    if not allow_network or constants.HF_HUB_OFFLINE:
         return None
+    try:
+        return _read_json(Path(huggingface_hub.hf_hub_download(name, "config.json")))
+    except Exception as e:
+        raise OSError(f"{name} is not a folder here, and its config.json cannot be fetched from the hub: {e}") from e
+
+
+def _read_json(file: Path) -> dict:
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{file} is not valid JSON: {e}") from e
 
 
 def is_original_config(config: dict) -> bool:
@@ -133,7 +149,10 @@ def resolve_llava_checkpoint(name_or_path: str | os.PathLike, vision_tower: Opti
     """``name_or_path`` unchanged unless it is an original LLaVA checkpoint; then its llava-hf copy
     (converted now, or reused). ``vision_tower`` overrides the config's ``mm_vision_tower``."""
     name = str(name_or_path)
-    config = read_config(name)
+    try:
+        config = read_config(name)
+    except OSError as e:
+        return _unreadable_hub_original(name, vision_tower, e)
     if config is None:
         return _unreadable_hub_original(name, vision_tower)
     if not is_original_config(config):
@@ -153,9 +172,12 @@ def resolve_llava_checkpoint(name_or_path: str | os.PathLike, vision_tower: Opti
     return str(_ensure_converted(name, src, out, vision_tower))
 
 
-def _unreadable_hub_original(name: str, vision_tower: Optional[str]) -> str:
-    """A hub name whose config cannot be fetched: a known original name gets the command, others pass."""
+def _unreadable_hub_original(name: str, vision_tower: Optional[str], error: Optional[OSError] = None) -> str:
+    """A name whose config cannot be read: a known original hub name gets its converted copy or the
+    command; others pass on to the regular loader, or fail with ``error`` when the hub was asked."""
     if Path(name).exists() or not ORIGINAL_HUB_NAME.search(name):
+        if error is not None:
+            raise error
         return name
     out = converted_location(name)
     if _read_marker(out) is not None:
@@ -189,10 +211,10 @@ def _ensure_converted(name: str, src: Path, out: Path, vision_tower: Optional[st
             convert_checkpoint(src, staging, vision_tower)
         except OSError as e:  # typically the vision tower (a hub name) cannot be found here
             shutil.rmtree(staging, ignore_errors=True)
+            tower = vision_tower or "PATH/TO/clip-vit-large-patch14-336"
             raise OriginalCheckpointError(
                 f"converting {name} failed: {e}\nConvert it where its vision tower can be reached, or name a local "
-                f"CLIP folder:\n    {conversion_command(name, out, vision_tower or 'PATH/TO/clip-vit-large-patch14-336')}"
-            ) from e
+                f"CLIP folder:\n    {conversion_command(name, out, tower)}") from e
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -81,12 +81,16 @@ def test_original_folder_is_converted_on_load_cached_beside_it_and_reused(tmp_pa
     assert "changed since" in caplog.text and (out / MARKER_NAME).is_file()
 
 
-def test_llava_hf_folders_and_unknown_names_pass_through(tmp_path, no_hub):
+def test_llava_hf_folders_pass_through_and_unreachable_names_fail_once(tmp_path, no_hub, monkeypatch):
     src, _, _ = _original_checkpoint(tmp_path)
     hf = convert_checkpoint(src, tmp_path / "hf")
     assert resolve_llava_checkpoint(hf) == str(hf)
-    assert resolve_llava_checkpoint("llava-hf/llava-1.5-7b-hf") == "llava-hf/llava-1.5-7b-hf"
     assert not (tmp_path / "hf-hf").exists()
+    # asked once here, not again by transformers after the same network retries
+    with pytest.raises(OSError, match="llava-hf/llava-1.5-7b-hf is not a folder here, and its config.json cannot"):
+        resolve_llava_checkpoint("llava-hf/llava-1.5-7b-hf")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # offline mode: transformers reports it
+    assert resolve_llava_checkpoint("llava-hf/llava-1.5-7b-hf") == "llava-hf/llava-1.5-7b-hf"
 
 
 def test_hub_name_is_downloaded_and_converted_into_the_chosen_folder(tmp_path, monkeypatch):
@@ -112,7 +116,8 @@ def test_hub_name_is_downloaded_and_converted_into_the_chosen_folder(tmp_path, m
     assert json.loads((out / MARKER_NAME).read_text())["source"] == HUB_NAME
     assert model.get_input_embeddings().num_embeddings == vocab + 1
     # safetensors first; the .bin shards only because this checkpoint has no safetensors
-    assert calls == [["*.json", "*.model", "*.txt", "*.safetensors"], ["*.json", "*.model", "*.txt", "pytorch_model*.bin"]]
+    meta = ["*.json", "*.model", "*.txt"]
+    assert calls == [meta + ["*.safetensors"], meta + ["pytorch_model*.bin"]]
 
 
 def test_hub_original_without_hub_access_names_the_convert_command(tmp_path, no_hub, monkeypatch):

@@ -169,7 +169,7 @@ def resolve_llava_checkpoint(name_or_path: str | os.PathLike, vision_tower: Opti
             f"Convert it where it can be reached:\n    {conversion_command(name, out.name, vision_tower)}\n"
             f"then pass the output folder instead of {name}") from e
     check_convertible(config, src, name)
-    return str(_ensure_converted(name, src, out, vision_tower))
+    return str(_ensure_converted(name, src, out, vision_tower, vision_tower or config.get("mm_vision_tower")))
 
 
 def _unreadable_hub_original(name: str, vision_tower: Optional[str], error: Optional[OSError] = None) -> str:
@@ -189,11 +189,12 @@ def _unreadable_hub_original(name: str, vision_tower: Optional[str], error: Opti
         f"    {conversion_command(name, out.name, vision_tower)}\nthen pass the output folder instead of {name}")
 
 
-def _ensure_converted(name: str, src: Path, out: Path, vision_tower: Optional[str]) -> Path:
+def _ensure_converted(name: str, src: Path, out: Path, vision_tower: Optional[str], tower_used: Optional[str]) -> Path:
+    """``vision_tower``: the explicit override (None: the config's); ``tower_used``: the one the copy takes."""
     from filelock import FileLock  # a dependency of huggingface_hub
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    wanted = {"source": name, **fingerprint(src, vision_tower)}
+    wanted = {"source": name, **fingerprint(src, tower_used)}
     # One process converts; the others (ranks of a launch) wait here and then reuse its copy.
     with FileLock(str(out.parent / f".{out.name}.lock")):
         marker = _read_marker(out)

@@ -69,6 +69,8 @@ def test_original_folder_is_converted_on_load_cached_beside_it_and_reused(tmp_pa
     caplog.clear()
     assert resolve_llava_checkpoint(src) == str(out)
     assert "using its converted llava-hf copy" in caplog.text
+    # --vision_tower naming the tower the config names (finetune_task_lora.sh's habit) is the same copy
+    assert resolve_llava_checkpoint(src, vision_tower=str(tmp_path / "clip")) == str(out)
     # eval's loader takes the same folder (no llava_run.json: not a run of ours)
     again, _ = load_pretrained_model(src)
     assert torch.equal(_logits(again, vocab), _logits(model, vocab))
@@ -137,7 +139,8 @@ def test_hub_original_without_hub_access_names_the_convert_command(tmp_path, no_
         in str(err.value)
 
 
-def test_missing_vision_tower_names_the_command_with_a_local_tower(tmp_path, no_hub):
+def test_missing_vision_tower_names_the_command_with_a_local_tower(tmp_path, no_hub, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)  # transformers fails at once, no retries
     src, _, _ = _original_checkpoint(tmp_path, with_tower=False,
                                      config_overrides={"mm_vision_tower": "openai/clip-vit-large-patch14-336"})
     with pytest.raises(OriginalCheckpointError) as err:

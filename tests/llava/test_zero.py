@@ -48,6 +48,9 @@ def test_two_ranks_save_resume_consolidate(stage, port, assets, tmp_path):
               "--save_steps", "2", "--learning_rate", "3e-3", "--group_by_modality_length", "True"]
     launch(train_args(data, model_dir, out, *common, "--max_steps", "4"), port, tmp_path / "first.log")
     ckpt = out / "checkpoint-4"
+    # every rank's files were staged in tmp-checkpoint-N and renamed after a barrier: nothing staged is left
+    assert not list(out.glob("tmp-checkpoint-*"))
+    assert {"trainer_state.json", "latest", "rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in ckpt.iterdir()}
     adapter = load_file(str(ckpt / "adapter_model.safetensors"))
     assert any(k.endswith("lora_B.weight") and v.abs().max() > 0 for k, v in adapter.items())  # trained, gathered
     assert adapter["model.language_model.layers.0.mlp.up_proj.lora_A.weight"].shape == (16, 64)

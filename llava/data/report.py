@@ -28,10 +28,16 @@ class DataReport:
     ids: dict[str, list[str]] = field(default_factory=dict)  # quirk -> record ids, each once, file order
     during_training: dict[str, list[str]] = field(default_factory=dict)  # quirks first met while training
 
+    _seen: dict[str, set] = field(default_factory=dict, repr=False)  # ids per key, for O(1) membership
+
     def add(self, key: str, sample_id: str, during_training: bool = False) -> bool:
         """Count ``sample_id`` under ``key`` once; False if it was counted already."""
-        if sample_id in self.ids.get(key, ()):
+        if key not in self._seen:
+            self._seen[key] = set(self.ids.get(key, ()))
+        seen = self._seen[key]
+        if sample_id in seen:
             return False
+        seen.add(sample_id)
         self.ids.setdefault(key, []).append(sample_id)
         if during_training:
             self.during_training.setdefault(key, []).append(sample_id)

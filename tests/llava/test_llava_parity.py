@@ -148,3 +148,13 @@ def test_bare_image_turn_renders_like_llava(llama_tokenizer):
 
     turns, count = place_image_tokens([("user", "<image>"), ("assistant", "Red.")], 1, "<image>", "r")
     assert turns[0] == ("user", "<image>") and count == 1
+
+
+def test_preflight_counts_tokens_as_training_does(llama_tokenizer):
+    """The pre-flight's batched count equals encode() piece by piece on a sentencepiece tokenizer too."""
+    from llava.data.preflight import token_counts
+
+    texts = ["A red circle.\n", " ASSISTANT:", "\nWhat colour is the shape?", " The shape is red.</s>", "USER: ",
+             "  two  spaces", "\n"]
+    assert token_counts(llama_tokenizer, texts) == [
+        len(llama_tokenizer.encode(t, add_special_tokens=False)) for t in texts]

@@ -33,6 +33,20 @@ def test_trainer_bad_flag_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_trainer_bad_data_file_is_one_line(tmp_path):
+    from .train_fixtures import build_assets, train_args
+
+    data, model_dir = build_assets(tmp_path / "assets", num_train=8, num_test=1)
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"id": "a", "conversations": []},\n{"id": "b", ')  # cut off mid-record
+    args = train_args(data, model_dir, tmp_path / "out", "--peft", "lora", "--max_steps", "1")
+    args[args.index("--data_path") + 1] = str(broken)
+    result = run(["-m", "llava.train.train", *args])
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and str(broken) in lines[0], result.stderr[-3000:]
+
+
 def test_synthetic_bad_size_is_one_line_and_debug_shows_the_traceback(tmp_path):
     args = ["-m", "llava.data.synthetic", "--out", str(tmp_path / "d"), "--num-test", "0"]
     result = run(args)

@@ -179,12 +179,12 @@ def test_kill_during_a_save_never_blocks_the_restart(assets, tmp_path, monkeypat
     """A kill in the middle of saving checkpoint-6 (after its model files, before its optimizer state) leaves
     only a tmp-checkpoint-6 folder; a half-written checkpoint-6 of the kind older code left is skipped by name;
     the rerun resumes from checkpoint-4, reproduces the uninterrupted losses, and its expert_stats.jsonl holds
-    every step once."""
+    every step once. Rotation (--save_total_limit 2) never counts the half-written folder."""
     from llava.train.trainer import LlavaTrainer
 
     data, model_dir = assets
     common = ("--peft", "teamlora", "--adapter_r", "4", "--max_steps", "8", "--save_steps", "2",
-              "--learning_rate", "3e-3")
+              "--learning_rate", "3e-3", "--save_total_limit", "2")
     straight = losses(main(train_args(data, model_dir, tmp_path / "straight", *common)))
     run = tmp_path / "killed"
     save_optimizer = LlavaTrainer._save_optimizer_and_scheduler
@@ -216,7 +216,7 @@ def test_kill_during_a_save_never_blocks_the_restart(assets, tmp_path, monkeypat
         assert resumed[step] == pytest.approx(straight[step], rel=1e-4, abs=1e-5), step
     stats = [json.loads(line) for line in (run / "expert_stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in stats] == list(range(1, 9))  # steps 5 and 6 of the killed run dropped, not doubled
-    assert sorted(p.name for p in run.iterdir() if "checkpoint" in p.name) == [
-        "checkpoint-2", "checkpoint-4", "checkpoint-6", "checkpoint-8"]
+    # --save_total_limit 2 rotated complete checkpoints only; no staging folder is left
+    assert sorted(p.name for p in run.iterdir() if "checkpoint" in p.name) == ["checkpoint-6", "checkpoint-8"]
     assert {"optimizer.pt", "trainer_state.json"} <= {p.name for p in (run / "checkpoint-6").iterdir()}
     assert json.loads((run / "checkpoint-8" / "trainer_state.json").read_text())["global_step"] == 8

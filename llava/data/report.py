@@ -73,7 +73,11 @@ class DataReport:
             widths = [max(len(r[c]) for r in rows) for c in range(3)]
             for row in rows:
                 lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
-        lines.append(f"trained on {self.records - self.skipped()} of {self.records} records")
+        stopping = {i for ids in self.stopping().values() for i in ids}
+        if stopping:
+            lines.append(f"the run stops here: {len(stopping)} records have no safe fix (--skip_bad_samples True skips them)")
+        else:
+            lines.append(f"records used for training: {self.records - self.skipped()} of {self.records}")
         return "\n".join(lines)
 
     def to_json(self) -> dict:

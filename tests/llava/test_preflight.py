@@ -40,7 +40,7 @@ def test_table_counts_names_and_policies(write_data, make_dataset):
     row = next(line for line in table.splitlines() if line.startswith("over_long:"))
     assert row.split()[4:7] == ["2", "long-1,", "long-2"], row
     assert "truncated to model_max_length (as LLaVA)" in table and "first turn is from gpt" in table
-    assert "trained on 9 of 9 records" in table
+    assert "records used for training: 9 of 9" in table
     assert dataset.skip_report()["total"] == 0
 
 
@@ -52,7 +52,7 @@ def test_over_long_stops_without_truncation_and_skip_flag_names_it(write_data, m
     skipping = make_dataset(path, truncate=False, skip_bad_samples=True)
     report = run_preflight(skipping, progress=False)
     enforce(report)
-    assert "trained on 7 of 9 records" in report.table() and "record skipped (--skip_bad_samples True)" in report.table()
+    assert "records used for training: 7 of 9" in report.table() and "record skipped (--skip_bad_samples True)" in report.table()
     assert skipping.skip_report()["ids"] == {"over_long": ["long-1", "long-2"]}
     assert skipping[7]["id"] == "img-1"  # a known-bad record is never built: the next good one (wrapping) stands in
 
@@ -67,6 +67,7 @@ def test_no_safe_fix_stops_naming_records_and_flag(write_data, make_dataset):
     assert "bad_turn_order=1 (ids: order-1)" in message and "tag_without_image=1 (ids: tag-noimg-1)" in message
     assert set(info.value.stopping) == {"missing_image", "bad_turn_order", "tag_without_image"}
     assert "run stops; --skip_bad_samples True skips these records" in report.table()
+    assert report.table().endswith("the run stops here: 3 records have no safe fix (--skip_bad_samples True skips them)")
 
 
 def test_validate_data_decodes_images_in_parallel(write_data, make_dataset, tmp_path):
@@ -80,7 +81,7 @@ def test_validate_data_decodes_images_in_parallel(write_data, make_dataset, tmp_
     assert shallow.ids == {} and shallow.checks == ["tokens", "image files exist"]
     deep = run_preflight(make_dataset(path, skip_bad_samples=True), decode_images=True, workers=4, progress=False)
     assert deep.ids == {"corrupt_image": ["garbage-1", "cut-1"]} and deep.checks[1] == "images decoded"
-    assert "trained on 2 of 4 records" in deep.table()
+    assert "records used for training: 2 of 4" in deep.table()
 
 
 def test_token_counts_equal_training_tokenisation(write_data, make_dataset, tokenizer):

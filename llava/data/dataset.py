@@ -309,6 +309,8 @@ class LazySupervisedDataset(Dataset):
         except BadSampleError as err:  # add where the record is, for a quick look in the file
             place = f"{os.path.basename(self.data_path)} {self.places[index]}"
             hint = "" if self.skip_bad_samples else f"; {SKIP_FLAG} skips such records"
+            if err.reason == "corrupt_image" and not self.skip_bad_samples:
+                hint += " (--validate_data True finds every corrupt image before training)"
             raise BadSampleError(err.sample_id, err.reason, f"{err.detail} ({place}){hint}") from None
 
     def _pixels(self, image: Image.Image) -> torch.Tensor:

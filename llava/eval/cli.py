@@ -127,4 +127,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from llava.entry import run_entry
+
+    sys.exit(run_entry(main, OSError))  # OSError: a --model-path that does not load

@@ -167,4 +167,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    from llava.entry import run_entry
+
+    run_entry(main, OSError)  # OSError: a --model-path that does not load

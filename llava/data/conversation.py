@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Optional, Sequence
 
+from llava.entry import FlagError
+
 USER = "user"
 ASSISTANT = "assistant"
 ROLE_ALIASES = MappingProxyType({"human": USER, "user": USER, "gpt": ASSISTANT, "assistant": ASSISTANT})
@@ -71,7 +73,7 @@ def get_template(name: str) -> ConversationTemplate:
     try:
         return TEMPLATES[name]
     except KeyError:
-        raise ValueError(f"unknown conversation template {name!r}; known: {sorted(TEMPLATES)}") from None
+        raise FlagError(f"unknown conversation template {name!r}; known: {sorted(TEMPLATES)}") from None
 
 
 def canonical_role(raw: str) -> Optional[str]:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from llava.data.conversation import USER, ConversationTemplate
 from llava.data.errors import BadSampleError
+from llava.entry import FlagError
 from llava.model.tiny import num_image_tokens
 
 from .inputs import left_pad, load_pixels, pad_token_id, prompt_ids
@@ -34,9 +35,9 @@ class Sampling:
 
     def __post_init__(self):
         if self.max_new_tokens < 1 or self.num_beams < 1 or self.temperature < 0:
-            raise ValueError(f"need max_new_tokens >= 1, num_beams >= 1, temperature >= 0; got {self}")
+            raise FlagError(f"need max_new_tokens >= 1, num_beams >= 1, temperature >= 0; got {self}")
         if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise FlagError(f"top_p must be in (0, 1], got {self.top_p}")
 
     def generate_kwargs(self, tokenizer) -> dict:
         kwargs = dict(
@@ -149,7 +150,7 @@ def generate_batches(
     number of ``<image>``) raises ``QuestionFileError`` naming its id and line.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise FlagError(f"batch_size must be >= 1, got {batch_size}")
     sampling = Sampling(max_new_tokens, temperature, top_p, num_beams)
     image_tokens = num_image_tokens(model.config)
     items = [_as_question(item, i) for i, item in enumerate(questions)]

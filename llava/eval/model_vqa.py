@@ -30,7 +30,7 @@ from llava.model.checkpoint import load_pretrained_model
 from llava.model.input_format import check_image_tokens, effective_input_format
 
 from .answers_file import AnswersFileError, AnswerWriter, answer_id, answered_ids
-from .generate import generate_batches
+from .generate import Sampling, generate_batches
 from .questions import Question, QuestionFileError, check_images, get_chunk, read_questions, with_suffix
 
 logger = logging.getLogger("llava.eval.model_vqa")
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate the missing answers; returns how many were written."""
     if args.conv_mode is not None:
         get_template(args.conv_mode)  # an unknown name fails now, not after loading the model
+    Sampling(args.max_new_tokens, args.temperature, args.top_p, args.num_beams)  # bad decoding flags too
     questions = pending_questions(args)
     if not questions:
         logger.warning("nothing to do: every question of this chunk is answered in %s", args.answers_file)

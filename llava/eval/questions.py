@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from llava.entry import FlagError
+
 
 class QuestionFileError(ValueError):
     """A question file or one of its records is unusable; the message names the file, line and id."""
@@ -100,7 +102,7 @@ def get_chunk(items: Sequence, num_chunks: int, chunk_idx: int) -> list:
     concatenate into one file in question order.
     """
     if num_chunks < 1 or not 0 <= chunk_idx < num_chunks:
-        raise ValueError(f"need num_chunks >= 1 and 0 <= chunk_idx < num_chunks; got {num_chunks}, {chunk_idx}")
+        raise FlagError(f"need num_chunks >= 1 and 0 <= chunk_idx < num_chunks; got {num_chunks}, {chunk_idx}")
     base, rest = divmod(len(items), num_chunks)
     start = chunk_idx * base + min(chunk_idx, rest)
     return list(items[start:start + base + (1 if chunk_idx < rest else 0)])

@@ -28,9 +28,16 @@ from transformers import (
 from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
+from llava.entry import FlagError
+
 from .tiny import num_image_tokens
 
 logger = logging.getLogger(__name__)
+
+
+class ModelFilesError(ValueError):
+    """Model files that do not fit together (projector weights, processor and model); the message names the path."""
+
 
 PROJECTOR_PREFIX = "multi_modal_projector."
 # Original LLaVA names its projector nn.Sequential(Linear, GELU, Linear): indices 0 and 2.
@@ -109,7 +116,7 @@ def compose_llava(
 ) -> tuple[LlavaForConditionalGeneration, LlavaProcessor]:
     """LLaVA-1.5 from parts: a causal LM (Vicuna) + a CLIP vision tower + a fresh 2-layer MLP projector."""
     if projector != "mlp2x_gelu":
-        raise ValueError(f"projector {projector!r} is not supported: transformers' Llava has the mlp2x_gelu projector only")
+        raise FlagError(f"projector {projector!r} is not supported: transformers' Llava has the mlp2x_gelu projector only")
     attn = pick_attn_implementation(attn_implementation)
     tokenizer = AutoTokenizer.from_pretrained(language_model)
     image_processor = AutoImageProcessor.from_pretrained(vision_tower)
@@ -173,7 +180,7 @@ def load_projector(model: LlavaForConditionalGeneration, path: str | Path) -> No
     unknown = sorted(k for k in state if projector_key(k) not in expected)
     missing = sorted(expected - set(renamed))
     if unknown or missing:
-        raise ValueError(f"{path} does not fit the projector: unknown keys {unknown}, missing keys {missing}")
+        raise ModelFilesError(f"{path} does not fit the projector: unknown keys {unknown}, missing keys {missing}")
     if is_deepspeed_zero3_enabled():
         import deepspeed
 
@@ -187,7 +194,7 @@ def load_projector(model: LlavaForConditionalGeneration, path: str | Path) -> No
 def _copy_into(module: torch.nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
     for name, param in module.state_dict().items():
         if state[name].shape != param.shape:
-            raise ValueError(f"{path}: projector tensor {name} has shape {tuple(state[name].shape)}, "
+            raise ModelFilesError(f"{path}: projector tensor {name} has shape {tuple(state[name].shape)}, "
                              f"the model expects {tuple(param.shape)}")
     module.load_state_dict(state, strict=True)
 
@@ -221,7 +228,7 @@ def load_llava(
     processor = AutoProcessor.from_pretrained(model_path)
     token_id = processor.tokenizer.convert_tokens_to_ids(processor.image_token)
     if token_id != model.config.image_token_index:
-        raise ValueError(
+        raise ModelFilesError(
             f"{model_path}: the processor's {processor.image_token!r} is id {token_id}, "
             f"the model expects image_token_index {model.config.image_token_index}"
         )

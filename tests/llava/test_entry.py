@@ -120,3 +120,19 @@ def test_named_error_raised_in_a_dataloader_worker_keeps_its_own_message():
         "bad sample 'rec-7' [missing_image]: images/x.png does not exist (in a DataLoader worker)")
     assert named_error_message(RuntimeError("Caught KeyError in DataLoader worker process 0.\n"
                                             "Original Traceback...\nKeyError: 'x'")) is None
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--temperature", "-1"], "error: need max_new_tokens >= 1, num_beams >= 1, temperature >= 0; got "
+                              "Sampling(max_new_tokens=128, temperature=-1.0, top_p=None, num_beams=1)"),
+    (["--conv-mode", "vicuna_v9"], "error: unknown conversation template 'vicuna_v9'; known: "),
+])
+def test_model_vqa_bad_decoding_flag_is_one_line_before_loading(tmp_path, flags, message):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question_id": 1, "text": "hi"}\n')
+    # the model path does not exist: the flag must be refused before any loading is tried
+    result = run(["-m", "llava.eval.model_vqa", "--model-path", str(tmp_path / "no-model"),
+                  "--question-file", str(questions), "--answers-file", str(tmp_path / "a.jsonl"), *flags])
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr[-3000:]

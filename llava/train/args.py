@@ -15,6 +15,9 @@ from typing import Optional
 import transformers
 
 from llava.entry import FlagError  # one line on stderr, exit 2
+from teamlora import TeamLoraConfig
+
+_ADAPTER_HELP = TeamLoraConfig.help_text()  # the adapter flags say what the library's fields say
 
 PEFT_CHOICES = ("none", "lora", "moelora", "hydralora", "teamlora")
 ALL_LINEAR = "all_linear"  # --adapter_targets: every linear layer of the language model (LLaVA's LoRA targets)
@@ -52,7 +55,9 @@ class ModelArguments:
                   f"q_proj,k_proj,v_proj,o_proj for attention), one regex when it starts with 're:', or {ALL_LINEAR} "
                   "for every linear layer of the language model (what --lora_enable adapts)."})
     router_hidden: int = field(default=0, metadata={"help": "TeamLoRA router hidden size (0 = linear router)."})
-    interaction_init: str = field(default="uniform_diag", metadata={"help": "uniform_diag | identity"})
+    variant: Optional[str] = field(default=None, metadata={"help": _ADAPTER_HELP["variant"]})
+    interaction_init: Optional[str] = field(default=None, metadata={"help": _ADAPTER_HELP["interaction_init"]})
+    interaction_offdiag: Optional[float] = field(default=None, metadata={"help": _ADAPTER_HELP["interaction_offdiag"]})
     use_interaction: bool = field(default=True, metadata={
         "help": "TeamLoRA only: False drops the interaction matrix (omega = phi), the 'collaboration only' "
                 "ablation, which computes exactly what MoELoRA does."})

@@ -99,7 +99,9 @@ def adapter_config(model_args: ModelArguments, model=None) -> TeamLoraConfig:
         modules_scope="language_model",  # never the vision tower
         modules_to_save=[] if model_args.freeze_mm_mlp_adapter else ["multi_modal_projector"],
         router_hidden=model_args.router_hidden,
-        interaction_init=model_args.interaction_init,
+        variant=model_args.variant,  # unset: "authors" for teamlora; set on another method: a named error
+        interaction_init=model_args.interaction_init,  # unset: the variant's own init
+        interaction_offdiag=model_args.interaction_offdiag,
         use_interaction=model_args.use_interaction,  # False on another method: the config's named error
         balance_loss_coef=model_args.balance_loss_coef,
     )

@@ -131,6 +131,24 @@ def test_lora_enable_targets_every_language_model_linear_but_lm_head():
     assert config.r == 8 and config.alpha == 16 and config.num_experts == 1
 
 
+def test_teamlora_variant_flags_reach_the_adapter_config():
+    from llava.train.setup import adapter_config
+    from teamlora.errors import AdapterConfigError
+
+    parser = HfArgumentParser(ModelArguments)
+    (default,) = parser.parse_args_into_dataclasses(["--model_name_or_path", "m", "--peft", "teamlora"])
+    config = adapter_config(default)  # the authors' layer and init unless a flag says otherwise
+    assert (config.variant, config.interaction_init, config.interaction_offdiag) == ("authors", "centered_diag", 0.1)
+    assert config.alpha == 64.0  # 2 * r (r = 32)
+    (paper,) = parser.parse_args_into_dataclasses(
+        ["--model_name_or_path", "m", "--peft", "teamlora", "--variant", "paper", "--interaction_offdiag", "0.02"])
+    config = adapter_config(paper)
+    assert (config.variant, config.interaction_init, config.interaction_offdiag) == ("paper", "uniform_diag", 0.02)
+    (wrong,) = parser.parse_args_into_dataclasses(["--model_name_or_path", "m", "--peft", "moelora", "--variant", "paper"])
+    with pytest.raises(AdapterConfigError, match="variant='paper' is a teamlora setting; 'moelora' has no variants"):
+        adapter_config(wrong)
+
+
 def test_llava_defaults_for_lora_and_aspect_ratio():
     model_args = ModelArguments(model_name_or_path="m", lora_enable=True)
     assert (model_args.adapter_r, model_args.adapter_alpha, model_args.adapter_dropout) == (64, 16.0, 0.05)

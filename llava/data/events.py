@@ -9,10 +9,15 @@ One file per process means no two writers ever share a file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from pathlib import Path
 from typing import Iterator, Optional
+
+from llava.append_log import read_append_log
+
+logger = logging.getLogger(__name__)
 
 EVENTS_DIR = "data_events"
 
@@ -39,11 +44,10 @@ def read_events(folder: str) -> Iterator[dict]:
     if not root.is_dir():
         return
     for path in sorted(root.glob("*.jsonl")):
-        for line in path.read_bytes().split(b"\n"):
-            try:
-                event = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                continue
+        log = read_append_log(path)  # a corrupt line before the end is an error naming the file and line
+        if log.torn:
+            logger.warning("%s: a half-written last event (its process was killed mid-write) is not counted", path)
+        for event in log.records:
             if isinstance(event, dict) and "reason" in event and "id" in event:
                 yield event
 

@@ -49,6 +49,17 @@ def test_torn_event_line_is_left_out_and_clear_forgets(tmp_path):
     record_event(None, "x", "y")  # no folder: nothing written, no error
 
 
+def test_corrupt_event_line_before_the_end_is_named(tmp_path):
+    from llava.append_log import AppendLogError
+
+    folder = tmp_path / "events"
+    record_event(str(folder), "corrupt_image", "a")
+    path = next(folder.glob("*.jsonl"))
+    path.write_bytes(b"garbage\n" + path.read_bytes())  # not what a kill leaves: never skipped silently
+    with pytest.raises(AppendLogError, match=rf"{path.name}:1: corrupt line"):
+        list(read_events(str(folder)))
+
+
 @pytest.mark.slow
 def test_training_with_two_workers_reports_every_skip(tmp_path, tmp_path_factory):
     """The real entry point, --dataloader_num_workers 2: corrupt images met in the workers are in

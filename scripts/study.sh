@@ -1,77 +1,149 @@
 #!/usr/bin/env bash
-# The multi-task method study: LoRA (r=k*r), MoELoRA, HydraLoRA and TeamLoRA, each trained from the same
-# tiny stage-1 base on the synthetic multi-task data, SEEDS seeds each, then scored per task, with expert
-# usage per task and layer measured on the held-out questions. Ends with the report in docs/results.md.
+# The multi-task method study: adapters of matched size trained from the same tiny stage-1 base, SEEDS seeds
+# each, scored per task, with expert usage per task and layer on the held-out questions; ends with the report
+# in docs/results.md. Two settings:
+#   interference (default)  python -m llava.data.interference: four tasks that answer the same colour question
+#       on the same images under conflicting conventions (a one-word cue), rank r=4 per expert, projector
+#       frozen (only adapters train, so sizes match exactly). First the VALIDATION: per-task oracle LoRAs
+#       (k x rank r, each trained and scored on its own task, STUDY_STEPS/4 steps = the same examples per
+#       task) against one shared LoRA of rank k*r; only if the oracle wins beyond the seed noise
+#       (python -m bench.study.validate) are the other methods trained: MoELoRA, MoELoRA with alpha x k
+#       (TeamLoRA "authors"' output scale), HydraLoRA, TeamLoRA "paper" and "authors".
+#   plain  the embedded default's six tasks (the earlier study): LoRA k*r, MoELoRA, HydraLoRA, TeamLoRA "paper",
+#       r=16, projector trained; report section "study-plain".
 #   data + stage 1   shared with the embedded default (scripts/embedded_default.sh; skipped when present)
-#   per run          stage 2 + held-out eval + expert usage  -> $STUDY_DIR/<method>/seed<S>/
-#   report           python -m bench.study.report -> docs/results.md (between its study markers) + PNGs
-# Finished runs are skipped, so an interrupted study resumes where it stopped. Measured on 2 cores: 41 min with
-# the embedded default's data and stage 1 present, about 45 min from scratch (docs/results.md, section 3).
-# Settings (env var = default): METHODS (lora_kr,moelora,hydralora,teamlora), SEEDS (0,1,2),
-#   STUDY_STEPS (stage-2 steps per run, 240), PARALLEL (runs at a time, 2; each gets 2/PARALLEL threads),
-#   STUDY_DIR (checkpoints/study), RESULTS (docs/results.md), plus the embedded default's DATA_DIR,
-#   STAGE1_DIR, NUM_TRAIN, NUM_TEST, STAGE1_STEPS.
+#   per run          stage 2 + held-out eval (+ expert usage when routed) -> $STUDY_DIR/<method>/seed<S>[/<task>]/
+#   report           python -m bench.study.report -> $RESULTS (between its section markers) + PNGs
+# Finished runs are skipped, so an interrupted study resumes where it stopped. Runs go PARALLEL at a time with
+# 2/PARALLEL threads each (two side by side on one thread each make 1.55x the throughput of one on two).
+# Settings (env var = default): SETTING (interference | plain), METHODS (every method of the setting),
+#   SEEDS (0,1,2), STUDY_STEPS (interference 200, plain 240), ORACLE_STEPS (STUDY_STEPS/4), RANK (4 | 16),
+#   PARALLEL (2), STUDY_DIR (checkpoints/study-interference | checkpoints/study), STUDY_DATA
+#   (playground/data/interference), INTERFERENCE_TRAIN (1600 images x 4 rules), INTERFERENCE_TEST (150 per task),
+#   FORCE_COMPARE (0; 1 = compare the methods even when the validation shows no interference),
+#   RESULTS (docs/results.md), plus the embedded default's DATA_DIR, STAGE1_DIR, NUM_TRAIN, NUM_TEST, STAGE1_STEPS.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-METHODS="${METHODS:-$(python -m bench.study.methods list | paste -sd, -)}"
-SEEDS="${SEEDS:-0,1,2}"
-STUDY_STEPS="${STUDY_STEPS:-240}"
-PARALLEL="${PARALLEL:-2}"
-STUDY_DIR="${STUDY_DIR:-checkpoints/study}"
-RESULTS="${RESULTS:-docs/results.md}"
+SETTING="${SETTING:-interference}"
 DATA_DIR="${DATA_DIR:-playground/data/synthetic}"
+case "$SETTING" in
+    interference)
+        default_methods="$(python -m bench.study.methods list | paste -sd, -)"
+        RANK="${RANK:-4}"; STUDY_STEPS="${STUDY_STEPS:-200}"; STUDY_DIR="${STUDY_DIR:-checkpoints/study-interference}"
+        STUDY_DATA="${STUDY_DATA:-playground/data/interference}"; section=study
+        setting_flags=(--freeze_mm_mlp_adapter True) ;;
+    plain)
+        default_methods="lora_kr,moelora,hydralora,teamlora_paper"
+        RANK="${RANK:-16}"; STUDY_STEPS="${STUDY_STEPS:-240}"; STUDY_DIR="${STUDY_DIR:-checkpoints/study}"
+        STUDY_DATA="$DATA_DIR"; section=study-plain
+        setting_flags=() ;;
+    *) echo "error: SETTING=$SETTING is not one of: interference, plain" >&2; exit 2 ;;
+esac
+METHODS="${METHODS:-$default_methods}"
+SEEDS="${SEEDS:-0,1,2}"
+ORACLE_STEPS="${ORACLE_STEPS:-$(( STUDY_STEPS / 4 ))}"
+PARALLEL="${PARALLEL:-2}"
+RESULTS="${RESULTS:-docs/results.md}"
+FORCE_COMPARE="${FORCE_COMPARE:-0}"
 export DATA_DIR STAGE1_DIR="${STAGE1_DIR:-checkpoints/tiny-stage1}"
 start=$SECONDS
 IFS=, read -r -a methods <<< "$METHODS"
 IFS=, read -r -a seeds <<< "$SEEDS"
 for method in "${methods[@]}"; do python -m bench.study.methods args "$method" > /dev/null; done  # names checked first
+per_task=()
+for method in "${methods[@]}"; do
+    [[ "$(python -m bench.study.methods per-task "$method")" == yes ]] && per_task+=("$method")
+done
+if (( ${#per_task[@]} )) && [[ "$SETTING" != interference ]]; then
+    echo "error: ${per_task[*]} trains one adapter per task: only with SETTING=interference" >&2; exit 2
+fi
 
-echo "=== study: data and the shared stage-1 base ==="
+echo "=== study ($SETTING): data and the shared stage-1 base ==="
 STAGES=data,stage1 SEED=0 bash scripts/embedded_default.sh
+if [[ "$SETTING" == interference ]]; then
+    python -m llava.data.interference --out "$STUDY_DATA" --num-train "${INTERFERENCE_TRAIN:-1600}" \
+        --num-test "${INTERFERENCE_TEST:-150}"
+    tasks=($(python -c "from llava.data.interference import RULES; print(*RULES)"))
+fi
 
 threads=$(( 2 / PARALLEL > 0 ? 2 / PARALLEL : 1 ))
-run_one() {  # method seed -> one stage-2 run, its eval and its expert usage; output in its study.log
-    local method="$1" seed="$2" peft dir
-    dir="$STUDY_DIR/$method/seed$seed"
+run_one() {  # method seed [task] -> one stage-2 run, its eval and (routed methods) its expert usage
+    local method="$1" seed="$2" task="${3:-}" peft dir data steps
+    dir="$STUDY_DIR/$method/seed$seed${task:+/$task}"
+    data="$STUDY_DATA${task:+/tasks/$task}"
+    steps="$STUDY_STEPS"; [[ -n "$task" ]] && steps="$ORACLE_STEPS"
     mkdir -p "$dir"
-    read -r -a flags <<< "$(python -m bench.study.methods args "$method")"
+    read -r -a flags <<< "$(python -m bench.study.methods args "$method" --rank "$RANK")"
     peft="${flags[1]}"  # flags start with "--peft NAME"
+    if [[ -f "$dir/eval/accuracy.txt" && ( "$peft" == lora || -f "$dir/eval/usage.json" ) ]]; then
+        return 0  # finished earlier
+    fi
     {
-        METHOD="$peft" OUTPUT_DIR="$dir" SEED="$seed" STAGES=stage2,eval STAGE2_STEPS="$STUDY_STEPS" \
-            OMP_NUM_THREADS="$threads" bash scripts/embedded_default.sh "${flags[@]}" --disable_tqdm True --logging_steps 10
-        if [[ ! -f "$dir/eval/usage.json" ]]; then
+        METHOD="$peft" DATA_DIR="$data" OUTPUT_DIR="$dir" SEED="$seed" STAGES=stage2,eval STAGE2_STEPS="$steps" \
+            OMP_NUM_THREADS="$threads" bash scripts/embedded_default.sh "${flags[@]}" "${setting_flags[@]}" \
+            --disable_tqdm True --logging_steps 10
+        if [[ "$peft" != lora && ! -f "$dir/eval/usage.json" ]]; then  # LoRA has no router to read
             OMP_NUM_THREADS="$threads" python -m bench.study.usage --model-path "$dir" \
-                --question-file "$DATA_DIR/test/questions.jsonl" --image-folder "$DATA_DIR/images" \
+                --question-file "$data/test/questions.jsonl" --image-folder "$data/images" \
                 --out "$dir/eval/usage.json"
         fi
     } > "$dir/study.log" 2>&1
 }
 
-total=$(( ${#methods[@]} * ${#seeds[@]} ))
-echo "=== study: $total runs of $STUDY_STEPS steps, $PARALLEL at a time with $threads thread(s) each -> $STUDY_DIR ==="
-# Runs of one seed go side by side with the same seed of the next method, so every method's timing shares
-# the machine the same way; a failed run stops the study and names its log.
 declare -A running=()
 n=0
-finish_one() {
+finish_one() {  # a failed run stops the study and names its log
     local pid
     wait -n -p pid || { echo "FAILED: ${running[$pid]} (see ${running[$pid]}/study.log)"; tail -20 "${running[$pid]}/study.log"; exit 1; }
     unset "running[$pid]"
 }
-for seed in "${seeds[@]}"; do
-    for method in "${methods[@]}"; do
+run_all() {  # method names -> every (method, seed[, task]) run, PARALLEL at a time
+    local jobs=() job method seed task
+    for seed in "${seeds[@]}"; do
+        for method in "$@"; do
+            if [[ " ${per_task[*]} " == *" $method "* ]]; then
+                for task in "${tasks[@]}"; do jobs+=("$method $seed $task"); done
+            else
+                jobs+=("$method $seed")
+            fi
+        done
+    done
+    for job in "${jobs[@]}"; do
         n=$((n + 1))
-        dir="$STUDY_DIR/$method/seed$seed"
-        echo "[$n/$total] $method seed $seed ($(( SECONDS - start )) s)"
-        run_one "$method" "$seed" &
-        running[$!]="$dir"
+        echo "[$n] $job ($(( SECONDS - start )) s)"
+        run_one $job &
+        running[$!]="$STUDY_DIR/$(tr ' ' / <<< "$job" | sed 's#/#/seed#')"
         while (( ${#running[@]} >= PARALLEL )); do finish_one; done
     done
-done
-while (( ${#running[@]} > 0 )); do finish_one; done
+    while (( ${#running[@]} > 0 )); do finish_one; done
+}
+report() {
+    echo "=== study: report -> $RESULTS ==="
+    local command="bash scripts/study.sh"
+    [[ "$SETTING" != interference ]] && command="SETTING=$SETTING $command"
+    python -m bench.study.report --runs "$STUDY_DIR" --out "$RESULTS" --images "$(dirname "$RESULTS")/images/$section" \
+        --section "$section" --rank "$RANK" --command "$command" --steps "$STUDY_STEPS" --oracle-steps "$ORACLE_STEPS" \
+        --parallel "$PARALLEL" --wall-s $(( SECONDS - start ))
+}
 
-echo "=== study: report -> $RESULTS ==="
-python -m bench.study.report --runs "$STUDY_DIR" --out "$RESULTS" --images "$(dirname "$RESULTS")/images/study" \
-    --command "bash scripts/study.sh" --steps "$STUDY_STEPS" --parallel "$PARALLEL" --wall-s $(( SECONDS - start ))
+echo "=== study: ${#methods[@]} methods x ${#seeds[@]} seeds, $STUDY_STEPS steps (oracle $ORACLE_STEPS per task)," \
+     "$PARALLEL at a time with $threads thread(s) each -> $STUDY_DIR ==="
+rest=("${methods[@]}")
+if [[ " ${methods[*]} " == *" oracle "* && " ${methods[*]} " == *" lora_kr "* ]]; then
+    echo "=== study: validation: per-task oracle vs one shared LoRA ==="
+    run_all oracle lora_kr
+    rest=($(printf '%s\n' "${methods[@]}" | grep -vx -e oracle -e lora_kr || true))
+    status=0
+    python -m bench.study.validate --runs "$STUDY_DIR" || status=$?
+    if (( status == 3 )) && [[ "$FORCE_COMPARE" != 1 ]]; then
+        echo "=== study: the setting shows no interference beyond the seed noise: the methods are not compared" \
+             "(FORCE_COMPARE=1 compares them anyway) ==="
+        rest=()
+    elif (( status != 0 && status != 3 )); then
+        exit "$status"
+    fi
+fi
+(( ${#rest[@]} )) && run_all "${rest[@]}"
+report
 echo "=== study finished in $(( SECONDS - start )) s ==="

@@ -67,17 +67,26 @@ def run_cv(run: Run) -> Optional[float]:
     return statistics.fmean(expert_cv(w) for w in phi.values()) if phi else None
 
 
+def omega_share(entry: dict) -> List[float]:
+    """A layer's mean omega divided by its sum: each expert's share of the adapter output weight.
+    Methods differ in what omega sums to (MoELoRA 1, TeamLoRA "authors" k, "paper" about 1), so usage
+    is compared as shares."""
+    total = sum(entry["omega"])
+    return [w / total for w in entry["omega"]] if total else list(entry["omega"])
+
+
 def task_spread(run: Run) -> Optional[float]:
-    """How much routing differs between tasks: mean over layers and experts of (max - min) omega over tasks."""
+    """How much routing differs between tasks: mean over layers and experts of (max - min) over tasks of the
+    expert's omega share (omega_share; 0 = every task routed alike, 1 = disjoint experts per task)."""
     if not run.usage:
         return None
     tasks = list(run.usage)
     layers = list(run.usage[tasks[0]])
     spreads = []
     for name in layers:
-        k = len(run.usage[tasks[0]][name]["omega"])
-        for i in range(k):
-            vals = [run.usage[t][name]["omega"][i] for t in tasks]
+        shares = [omega_share(run.usage[t][name]) for t in tasks]
+        for i in range(len(shares[0])):
+            vals = [share[i] for share in shares]
             spreads.append(max(vals) - min(vals))
     return statistics.fmean(spreads)
 

@@ -2,7 +2,10 @@
 
 A run directory holds what scripts/study.sh leaves there: the stage-2 output (adapter_model.safetensors,
 trainer_state.json, expert_stats.jsonl), eval/accuracy.txt (task_accuracy's table, JSON on the last
-line) and eval/usage.json (bench.study.usage). A missing or unreadable file is an error naming it.
+line) and eval/usage.json (bench.study.usage). A method that trains one adapter per task (the study's
+oracle) leaves one such run per task, $STUDY_DIR/<method>/seed<S>/<task>/, scored on its own task only;
+they are read as one run (accuracy per task from each, parameters and training time summed).
+A missing or unreadable file is an error naming it.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from safetensors import safe_open
 
@@ -113,17 +116,38 @@ def read_run(path: Path, method: str, seed: int) -> Run:
     )
 
 
-def collect_runs(runs_dir: str | Path) -> Dict[str, List[Run]]:
-    """{method: [runs sorted by seed]} for every <method>/seed<S> directory under runs_dir."""
+def read_per_task_run(path: Path, method: str, seed: int) -> Run:
+    """<method>/seed<S>/<task>/ runs, each scored on its own task only -> one Run over all tasks."""
+    parts = [read_run(sub, method, seed) for sub in sorted(p for p in path.iterdir() if p.is_dir())]
+    if not parts:
+        raise StudyInputError(f"{path}: neither eval/accuracy.txt nor per-task run folders")
+    accuracy, chance, total = {}, {}, {}
+    for part in parts:
+        if list(part.accuracy) != [part.path.name]:
+            raise StudyInputError(f"{part.path}: a per-task run must be scored on its own task "
+                                  f"{part.path.name!r} only, not {sorted(part.accuracy)}")
+        accuracy.update(part.accuracy)
+        chance.update(part.chance)
+        total.update(part.total)
+    return Run(method=method, seed=seed, path=path, accuracy=accuracy, chance=chance, total=total,
+               train_runtime_s=sum(p.train_runtime_s for p in parts),
+               adapter_params=sum(p.adapter_params for p in parts),
+               projector_params=sum(p.projector_params for p in parts))
+
+
+def collect_runs(runs_dir: str | Path, only: Optional[Sequence[str]] = None) -> Dict[str, List[Run]]:
+    """{method: [runs sorted by seed]} for every <method>/seed<S> directory under runs_dir
+    (only: just these methods' folders)."""
     root = Path(runs_dir)
     if not root.is_dir():
         raise StudyInputError(f"{root}: no such study directory")
     runs: Dict[str, List[Run]] = {}
-    for method_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+    for method_dir in sorted(p for p in root.iterdir() if p.is_dir() and (only is None or p.name in only)):
         for seed_dir in sorted(method_dir.iterdir()):
             m = SEED_DIR.fullmatch(seed_dir.name)
             if m and seed_dir.is_dir():
-                runs.setdefault(method_dir.name, []).append(read_run(seed_dir, method_dir.name, int(m.group(1))))
+                read = read_run if (seed_dir / "eval").is_dir() else read_per_task_run
+                runs.setdefault(method_dir.name, []).append(read(seed_dir, method_dir.name, int(m.group(1))))
     if not runs:
         raise StudyInputError(f"{root}: no <method>/seed<N> run directories")
     for method, items in runs.items():

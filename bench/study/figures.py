@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from teamlora import expert_cv  # noqa: E402
 
-from .aggregate import pooled_phi  # noqa: E402
+from .aggregate import omega_share, pooled_phi  # noqa: E402
 from .collect import Run  # noqa: E402
 
 
@@ -26,15 +26,16 @@ def short_layer(name: str) -> str:
 
 
 def plot_usage_heatmap(run: Run, path: str | Path, title: str) -> Optional[Path]:
-    """One column per task; rows = adapted layers, columns = experts. Top: mean omega on that task's held-out
-    prompts. Bottom: the same minus its mean over tasks, which shows what is task-specific in the routing.
+    """One column per task; rows = adapted layers, columns = experts. Top: each expert's share of the mean
+    omega on that task's held-out prompts (omega / its sum, so methods whose weights sum to k and to 1 read
+    alike). Bottom: the same minus its mean over tasks, which shows what is task-specific in the routing.
     Expert numbering is per run (experts have no identity across seeds)."""
     if not run.usage:
         return None
     tasks = sorted(run.usage)
     layers = list(run.usage[tasks[0]])
     k = len(run.usage[tasks[0]][layers[0]]["omega"])
-    grids = [[run.usage[t][name]["omega"] for name in layers] for t in tasks]  # task -> layer -> expert
+    grids = [[omega_share(run.usage[t][name]) for name in layers] for t in tasks]  # task -> layer -> expert
     mean = [[statistics.fmean(g[li][e] for g in grids) for e in range(k)] for li in range(len(layers))]
     devs = [[[g[li][e] - mean[li][e] for e in range(k)] for li in range(len(layers))] for g in grids]
     vmax = max(max(max(row) for row in grid) for grid in grids)
@@ -52,8 +53,8 @@ def plot_usage_heatmap(run: Run, path: str | Path, title: str) -> Optional[Path]
     for row in (0, 1):
         axes[row][0].set_yticks(range(len(layers)), [short_layer(n) for n in layers], fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.colorbar(top, ax=axes[0].tolist(), fraction=0.02, pad=0.01, label="mean ω")
-    fig.colorbar(bottom, ax=axes[1].tolist(), fraction=0.02, pad=0.01, label="ω − mean over tasks")
+    fig.colorbar(top, ax=axes[0].tolist(), fraction=0.02, pad=0.01, label="ω share (ω / Σω)")
+    fig.colorbar(bottom, ax=axes[1].tolist(), fraction=0.02, pad=0.01, label="share − mean over tasks")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return Path(path)

@@ -1,54 +1,90 @@
 """The methods of the multi-task study, at matched trainable parameters on the tiny default model.
 
-Every routed method has k = 4 experts of rank 16 (A: 64 rows); LoRA gets rank k*r = 64, the same A/B
-sizes. HydraLoRA shares one rank-r A, so at r = 16 it would train far fewer parameters: its rank is
-raised to 24: within 3% of MoELoRA/TeamLoRA on the tiny FFN (256 -> 688 -> 256); LoRA, without
-routers, is 3% below them. Scaling is 2 for every
-method (no --adapter_alpha: TeamLoraConfig's default alpha = 2 * rank), learning rates are the embedded
-default's. TeamLoRA runs in the trainer's default variant ("authors" unless the flags say otherwise).
+With r the rank per expert (--rank; 4 in the interference setting, 16 in the plain one) and k = 4:
+
+    lora_kr           LoRA of rank k*r: the one shared adapter of equal size
+    oracle            k separate LoRAs of rank r, one per task, each trained and scored on its own task
+                      (knows the task; needs exactly k tasks to match lora_kr's size)
+    moelora           k experts of rank r, softmax router (weights sum to 1)
+    moelora_xk        MoELoRA with alpha times k: its output scale equals TeamLoRA "authors"' (weights sum
+                      to k), so it separates the interaction matrix from the x k
+    hydralora         one shared rank-(3r/2) A, k B's: 3r/2 brings its count within 3% of MoELoRA's
+    teamlora_paper    TeamLoRA, omega = M phi (the paper's text)
+    teamlora_authors  TeamLoRA as the authors' released layer: omega = k * normalise(phi M)
+
+Routed methods' A/B sizes equal LoRA(k*r)'s; routers add 4*d_in per layer (LoRA is 3% below them on
+the tiny FFN, 256 -> 688 -> 256). Scaling is alpha / r with alpha unset = 2r (TeamLoraConfig's
+default), except moelora_xk (alpha = 2rk). Learning rates are the embedded default's.
 
 The paper's two ablations need no runs of their own under DESIGN §2's math:
-  collaboration only (shared A / split B, plain softmax router) = teamlora --use_interaction False,
+  collaboration only (shared A / split B, plain softmax router) = teamlora_paper --use_interaction False,
       which is MoELoRA weight for weight (tests/teamlora/test_ablations.py);
-  competition only (MoELoRA + Shapley router + interaction matrix) = teamlora itself, since MoELoRA's
+  competition only (MoELoRA + Shapley router + interaction matrix) = TeamLoRA itself, since MoELoRA's
       k stacked A's are one shared A of k*r rows.
 
-    python -m bench.study.methods list             # the method names, one per line
-    python -m bench.study.methods args METHOD      # its stage-2 trainer flags
+    python -m bench.study.methods list                  # the method names, one a line
+    python -m bench.study.methods args METHOD [--rank R] # its stage-2 trainer flags
+    python -m bench.study.methods per-task METHOD        # "yes" when it trains one adapter per task
 """
 from __future__ import annotations
 
-import sys
+import argparse
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 EXPERTS = 4
-RANK = 16
+RANK = 4  # per expert, interference setting: a tight budget, so one shared adapter must divide its capacity
+PLAIN_RANK = 16  # per expert, the plain setting (the embedded default's data)
+ALPHA_PER_RANK = 2  # TeamLoraConfig's default alpha = 2 * r
 
 
 @dataclass(frozen=True)
 class StudyMethod:
     name: str
-    label: str
+    title: str  # label without sizes
     peft: str
-    r: int
     experts: int
+    rank_times: int = 1  # rank = rank_times * r // rank_over
+    rank_over: int = 1
+    alpha_times_k: bool = False  # alpha = 2 * rank * k instead of TeamLoraConfig's 2 * rank
+    per_task: bool = False
     extra: tuple = ()
     ablation_of: tuple = ()  # paper ablations this run also stands for
 
-    def trainer_args(self) -> List[str]:
-        return ["--peft", self.peft, "--adapter_r", str(self.r), "--num_experts", str(self.experts), *self.extra]
+    def rank(self, r: int = RANK) -> int:
+        return self.rank_times * r // self.rank_over
+
+    def alpha(self, r: int = RANK) -> Optional[int]:
+        return ALPHA_PER_RANK * self.rank(r) * EXPERTS if self.alpha_times_k else None
+
+    def label(self, r: int = RANK) -> str:
+        if self.per_task:
+            return f"{self.title} ({EXPERTS} × r={self.rank(r)})"
+        size = f"r={self.rank(r)}" if self.experts == 1 else f"k={self.experts}, r={self.rank(r)}"
+        alpha = f", α={self.alpha(r)}" if self.alpha_times_k else ""
+        return f"{self.title} ({size}{alpha})"
+
+    def trainer_args(self, r: int = RANK) -> List[str]:
+        args = ["--peft", self.peft, "--adapter_r", str(self.rank(r)), "--num_experts", str(self.experts)]
+        if self.alpha_times_k:
+            args += ["--adapter_alpha", str(self.alpha(r))]
+        return args + list(self.extra)
 
 
 METHODS: Dict[str, StudyMethod] = {m.name: m for m in (
-    StudyMethod("lora_kr", f"LoRA (r={EXPERTS * RANK})", "lora", EXPERTS * RANK, 1),
-    StudyMethod("moelora", f"MoELoRA (k={EXPERTS}, r={RANK})", "moelora", RANK, EXPERTS,
-                ablation_of=("collaboration only",)),
-    StudyMethod("hydralora", f"HydraLoRA (k={EXPERTS}, r=24)", "hydralora", 24, EXPERTS),
-    StudyMethod("teamlora", f"TeamLoRA (k={EXPERTS}, r={RANK})", "teamlora", RANK, EXPERTS,
+    StudyMethod("lora_kr", "LoRA", "lora", 1, rank_times=EXPERTS),
+    StudyMethod("oracle", "per-task LoRAs", "lora", 1, per_task=True),
+    StudyMethod("moelora", "MoELoRA", "moelora", EXPERTS, ablation_of=("collaboration only",)),
+    StudyMethod("moelora_xk", "MoELoRA ×k", "moelora", EXPERTS, alpha_times_k=True),
+    StudyMethod("hydralora", "HydraLoRA", "hydralora", EXPERTS, rank_times=3, rank_over=2),
+    StudyMethod("teamlora_paper", "TeamLoRA paper", "teamlora", EXPERTS, extra=("--variant", "paper"),
                 ablation_of=("competition only",)),
+    StudyMethod("teamlora_authors", "TeamLoRA authors", "teamlora", EXPERTS, extra=("--variant", "authors")),
 )}
-REFERENCE = "lora_kr"
+REFERENCE = "lora_kr"  # the shared adapter every ratio is taken against
+ORACLE = "oracle"
+# The earlier plain study's TeamLoRA (before the variants; its layer computed "paper"): kept so its runs still read.
+LEGACY_LABELS = {"teamlora": "TeamLoRA (k=4, r=16)"}
 
 
 def get_method(name: str) -> StudyMethod:
@@ -57,14 +93,28 @@ def get_method(name: str) -> StudyMethod:
     return METHODS[name]
 
 
+def label(name: str, r: int = RANK) -> str:
+    return METHODS[name].label(r) if name in METHODS else LEGACY_LABELS.get(name, name)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv == ["list"]:
+    p = argparse.ArgumentParser(prog="python -m bench.study.methods", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="method names, one a line")
+    args_p = sub.add_parser("args", help="a method's stage-2 trainer flags")
+    args_p.add_argument("method")
+    args_p.add_argument("--rank", type=int, default=RANK, help=f"rank per expert r (default {RANK})")
+    sub.add_parser("per-task", help="'yes' when the method trains one adapter per task").add_argument("method")
+    args = p.parse_args(argv)
+    if args.command == "list":
         print("\n".join(METHODS))
-    elif len(argv) == 2 and argv[0] == "args":
-        print(" ".join(get_method(argv[1]).trainer_args()))
+    elif args.command == "args":
+        if args.rank < 1:
+            raise SystemExit(f"--rank must be >= 1 (got {args.rank})")
+        print(" ".join(get_method(args.method).trainer_args(args.rank)))
     else:
-        raise SystemExit(__doc__)
+        print("yes" if get_method(args.method).per_task else "no")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""scripts/study.sh end to end on a miniature setting: two methods x two seeds, then the report.
+"""scripts/study.sh end to end on a miniature interference setting: the validation (per-task oracle vs one
+shared LoRA), its stop, FORCE_COMPARE, then a routed method and the report.
 
-Slow (about two minutes on one thread): it runs the real data generation, stage 1, four stage-2 runs,
-their evals, expert usage and the report. Timings and accuracies are not asserted (4 steps learn nothing).
+Slow (a few minutes on one thread): real data generation, stage 1, six stage-2 runs with their evals, expert
+usage and the report. Timings and accuracies are not asserted (a few steps learn nothing).
 """
 import json
 import subprocess
@@ -12,6 +13,7 @@ from tests.llava.test_pipeline_script import REPO, pipeline_env
 
 pytestmark = pytest.mark.slow
 SCRIPT = REPO / "scripts" / "study.sh"
+RULES = ("same", "next", "opposite", "previous")
 
 
 def run_study(env: dict) -> subprocess.CompletedProcess:
@@ -19,45 +21,57 @@ def run_study(env: dict) -> subprocess.CompletedProcess:
                           stderr=subprocess.STDOUT, text=True, timeout=900)
 
 
-def test_study_script_trains_scores_and_reports(tmp_path):
+def test_study_script_validates_then_compares_and_reports(tmp_path):
     env = pipeline_env(tmp_path)
     study, results = tmp_path / "study", tmp_path / "docs" / "results.md"
-    env.update(METHODS="lora_kr,teamlora", SEEDS="0,1", STUDY_STEPS="4", PARALLEL="2",
-               STUDY_DIR=str(study), RESULTS=str(results))
+    env.update(METHODS="oracle,lora_kr,teamlora_authors", SEEDS="0", STUDY_STEPS="4", PARALLEL="2",
+               STUDY_DIR=str(study), RESULTS=str(results), STUDY_DATA=str(tmp_path / "interference"),
+               INTERFERENCE_TRAIN="8", INTERFERENCE_TEST="3")
     proc = run_study(env)
     log = proc.stdout
     assert proc.returncode == 0, log[-6000:]
-    assert "=== study: 4 runs of 4 steps, 2 at a time with 1 thread(s) each" in log
-    for method in ("lora_kr", "teamlora"):
-        for seed in (0, 1):
-            run = study / method / f"seed{seed}"
-            assert json.loads((run / "adapter_config.json").read_text())["method"] == method.replace("_kr", "")
-            assert (run / "eval" / "accuracy.txt").is_file()
-            usage = json.loads((run / "eval" / "usage.json").read_text())["tasks"]
-            if method == "teamlora":
-                assert len(usage) == 6 and all(len(layers) == 6 for layers in usage.values())  # 2 blocks x FFN
-            else:
-                assert usage == {}  # no routers
-
+    assert "3 methods x 1 seeds, 4 steps (oracle 1 per task), 2 at a time with 1 thread(s) each" in log
+    # one seed has no seed noise to beat: the validation says no, and the other methods are not trained
+    assert "NO interference beyond the seed noise" in log and "the methods are not compared" in log
+    assert not (study / "teamlora_authors").exists()
+    for rule in RULES:
+        run = study / "oracle" / "seed0" / rule
+        assert json.loads((run / "adapter_config.json").read_text())["r"] == 4
+        summary = json.loads((run / "eval" / "accuracy.txt").read_text().splitlines()[-1])
+        assert list(summary["per_task"]) == [rule] and summary["per_task"][rule]["total"] == 3
+    lora = study / "lora_kr" / "seed0"
+    assert json.loads((lora / "adapter_config.json").read_text())["r"] == 16
+    assert sorted(json.loads((lora / "eval" / "accuracy.txt").read_text().splitlines()[-1])["per_task"]) == sorted(RULES)
     text = results.read_text()
-    assert "4 runs (2 methods × seeds 0, 1), 4 stage-2 steps each, 2 at a time" in text
-    assert "| LoRA (r=64) |" in text and "| TeamLoRA (k=4, r=16) |" in text
-    images = results.parent / "images" / "study"
-    assert (images / "usage_teamlora.png").stat().st_size > 5000
-    assert (images / "balance_teamlora.png").stat().st_size > 5000
+    assert "| per-task LoRAs (4 × r=4) |" in text and "| LoRA (r=16) |" in text
+    assert "(the oracle: 1 per task, the same examples per task)" in text
 
-    # a rerun skips every finished run (no training) and rewrites the report
-    mtime = (study / "teamlora" / "seed1" / "llava_run.json").stat().st_mtime_ns
+    # FORCE_COMPARE: the finished runs are skipped, the routed method trains, the report covers all three
+    mtime = (lora / "llava_run.json").stat().st_mtime_ns
+    env["FORCE_COMPARE"] = "1"
     again = run_study(env)
-    assert again.returncode == 0, again.stdout[-4000:]
-    assert (study / "teamlora" / "seed1" / "llava_run.json").stat().st_mtime_ns == mtime
-    assert results.read_text().count("<!-- study:begin") == 1
+    assert again.returncode == 0, again.stdout[-6000:]
+    assert (lora / "llava_run.json").stat().st_mtime_ns == mtime
+    team = study / "teamlora_authors" / "seed0"
+    config = json.loads((team / "adapter_config.json").read_text())
+    assert (config["method"], config["variant"], config["r"]) == ("teamlora", "authors", 4)
+    usage = json.loads((team / "eval" / "usage.json").read_text())["tasks"]
+    assert sorted(usage) == sorted(RULES) and all(len(layers) == 6 for layers in usage.values())  # 2 blocks x FFN
+    text = results.read_text()
+    assert text.count("<!-- study:begin") == 1 and "| TeamLoRA authors (k=4, r=4) |" in text
+    assert (results.parent / "images" / "study" / "usage_teamlora_authors.png").stat().st_size > 5000
 
 
-def test_unknown_method_stops_before_any_run(tmp_path):
+def test_unknown_method_or_setting_stops_before_any_run(tmp_path):
     env = pipeline_env(tmp_path)
     env.update(METHODS="lora_kr,nope", STUDY_DIR=str(tmp_path / "study"), RESULTS=str(tmp_path / "r.md"))
     proc = run_study(env)
     assert proc.returncode != 0
     assert "unknown study method 'nope'" in proc.stdout
-    assert not (tmp_path / "study").exists()
+    env.update(METHODS="oracle", SETTING="plain")
+    proc = run_study(env)
+    assert proc.returncode == 2 and "oracle trains one adapter per task: only with SETTING=interference" in proc.stdout
+    env.update(SETTING="other")
+    proc = run_study(env)
+    assert proc.returncode == 2 and "SETTING=other is not one of" in proc.stdout
+    assert not (tmp_path / "study").exists() and not (tmp_path / "data").exists()

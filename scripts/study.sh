@@ -12,12 +12,16 @@
 #   plain  the embedded default's six tasks (the earlier study): LoRA k*r, MoELoRA, HydraLoRA, TeamLoRA "paper",
 #       r=16, projector trained; report section "study-plain".
 #   data + stage 1   shared with the embedded default (scripts/embedded_default.sh; skipped when present)
+#   instruction base (interference: BASE_STEPS > 0) the stage-1 base fully fine-tuned on the embedded default's
+#                    instruction data, so every run starts from a model that already answers in the chat format
+#                    and names colours -> $STUDY_DIR/base/
 #   per run          stage 2 + held-out eval (+ expert usage when routed) -> $STUDY_DIR/<method>/seed<S>[/<task>]/
 #   report           python -m bench.study.report -> $RESULTS (between its section markers) + PNGs
 # Finished runs are skipped, so an interrupted study resumes where it stopped. Runs go PARALLEL at a time with
 # 2/PARALLEL threads each (two side by side on one thread each make 1.55x the throughput of one on two).
 # Settings (env var = default): SETTING (interference | plain), METHODS (every method of the setting),
 #   SEEDS (0,1,2), STUDY_STEPS (interference 200, plain 240), ORACLE_STEPS (STUDY_STEPS/4), RANK (4 | 16),
+#   BASE_STEPS (interference 150, plain 0),
 #   PARALLEL (2), STUDY_DIR (checkpoints/study-interference | checkpoints/study), STUDY_DATA
 #   (playground/data/interference), INTERFERENCE_TRAIN (1600 images x 4 rules), INTERFERENCE_TEST (150 per task),
 #   FORCE_COMPARE (0; 1 = compare the methods even when the validation shows no interference),
@@ -31,11 +35,13 @@ case "$SETTING" in
     interference)
         default_methods="$(python -m bench.study.methods list | paste -sd, -)"
         RANK="${RANK:-4}"; STUDY_STEPS="${STUDY_STEPS:-200}"; STUDY_DIR="${STUDY_DIR:-checkpoints/study-interference}"
+        BASE_STEPS="${BASE_STEPS:-150}"
         STUDY_DATA="${STUDY_DATA:-playground/data/interference}"; section=study
         setting_flags=(--freeze_mm_mlp_adapter True) ;;
     plain)
         default_methods="lora_kr,moelora,hydralora,teamlora_paper"
         RANK="${RANK:-16}"; STUDY_STEPS="${STUDY_STEPS:-240}"; STUDY_DIR="${STUDY_DIR:-checkpoints/study}"
+        BASE_STEPS="${BASE_STEPS:-0}"
         STUDY_DATA="$DATA_DIR"; section=study-plain
         setting_flags=() ;;
     *) echo "error: SETTING=$SETTING is not one of: interference, plain" >&2; exit 2 ;;
@@ -66,6 +72,15 @@ if [[ "$SETTING" == interference ]]; then
         --num-test "${INTERFERENCE_TEST:-150}"
     tasks=($(python -c "from llava.data.interference import RULES; print(*RULES)"))
 fi
+study_base="$STAGE1_DIR"
+if (( BASE_STEPS > 0 )); then  # one instruction-tuned base shared by every run: the answer format is learnt once
+    study_base="$STUDY_DIR/base"
+    echo "=== study: instruction base: full fine-tune of $STAGE1_DIR on $DATA_DIR/train.json, $BASE_STEPS steps -> $study_base ==="
+    mkdir -p "$study_base"
+    METHOD=none OUTPUT_DIR="$study_base" SEED=0 STAGES=stage2 STAGE2_STEPS="$BASE_STEPS" \
+        bash scripts/embedded_default.sh --disable_tqdm True --logging_steps 25 > "$STUDY_DIR/base.log" 2>&1 \
+        || { echo "FAILED: the instruction base (see $STUDY_DIR/base.log)"; tail -20 "$STUDY_DIR/base.log"; exit 1; }
+fi
 
 threads=$(( 2 / PARALLEL > 0 ? 2 / PARALLEL : 1 ))
 run_one() {  # method seed [task] -> one stage-2 run, its eval and (routed methods) its expert usage
@@ -80,7 +95,8 @@ run_one() {  # method seed [task] -> one stage-2 run, its eval and (routed metho
         return 0  # finished earlier
     fi
     {
-        METHOD="$peft" DATA_DIR="$data" OUTPUT_DIR="$dir" SEED="$seed" STAGES=stage2,eval STAGE2_STEPS="$steps" \
+        METHOD="$peft" DATA_DIR="$data" STAGE1_DIR="$study_base" OUTPUT_DIR="$dir" SEED="$seed" STAGES=stage2,eval \
+            STAGE2_STEPS="$steps" \
             OMP_NUM_THREADS="$threads" bash scripts/embedded_default.sh "${flags[@]}" "${setting_flags[@]}" \
             --disable_tqdm True --logging_steps 10
         if [[ "$peft" != lora && ! -f "$dir/eval/usage.json" ]]; then  # LoRA has no router to read

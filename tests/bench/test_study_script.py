@@ -1,5 +1,5 @@
 """scripts/study.sh end to end on a miniature interference setting: the validation (per-task oracle vs one
-shared LoRA), its stop, FORCE_COMPARE, then a routed method and the report.
+shared LoRA) from the shared instruction base, its stop, FORCE_COMPARE, then a routed method and the report.
 
 Slow (a few minutes on one thread): real data generation, stage 1, six stage-2 runs with their evals, expert
 usage and the report. Timings and accuracies are not asserted (a few steps learn nothing).
@@ -26,7 +26,7 @@ def test_study_script_validates_then_compares_and_reports(tmp_path):
     study, results = tmp_path / "study", tmp_path / "docs" / "results.md"
     env.update(METHODS="oracle,lora_kr,teamlora_authors", SEEDS="0", STUDY_STEPS="4", PARALLEL="2",
                STUDY_DIR=str(study), RESULTS=str(results), STUDY_DATA=str(tmp_path / "interference"),
-               INTERFERENCE_TRAIN="8", INTERFERENCE_TEST="3")
+               INTERFERENCE_TRAIN="8", INTERFERENCE_TEST="3", BASE_STEPS="2")
     proc = run_study(env)
     log = proc.stdout
     assert proc.returncode == 0, log[-6000:]
@@ -40,6 +40,10 @@ def test_study_script_validates_then_compares_and_reports(tmp_path):
         summary = json.loads((run / "eval" / "accuracy.txt").read_text().splitlines()[-1])
         assert list(summary["per_task"]) == [rule] and summary["per_task"][rule]["total"] == 3
     lora = study / "lora_kr" / "seed0"
+    # every run starts from the shared instruction base (the stage-1 base fully fine-tuned for BASE_STEPS)
+    assert json.loads((study / "base" / "llava_run.json").read_text())["peft"] == "none"
+    base = json.loads((lora / "llava_run.json").read_text())["base"]["model_name_or_path"]
+    assert base.endswith("study/base"), base
     assert json.loads((lora / "adapter_config.json").read_text())["r"] == 16
     assert sorted(json.loads((lora / "eval" / "accuracy.txt").read_text().splitlines()[-1])["per_task"]) == sorted(RULES)
     text = results.read_text()

@@ -59,8 +59,9 @@ def test_synthetic_bad_size_is_one_line_and_debug_shows_the_traceback(tmp_path):
         assert debug.stderr.strip().splitlines()[-1].startswith("ValueError: need num_train >= 0")
 
 
-def test_other_ranks_exit_non_zero_with_their_rank():
-    result = run(["-m", "llava.model.tiny", "--data", "no/such/dir"], {"RANK": "3"})
+def test_other_ranks_exit_non_zero_with_their_rank(tmp_path):
+    # --out in tmp_path: the default output folder may hold a model already, and then nothing is built
+    result = run(["-m", "llava.model.tiny", "--data", "no/such/dir", "--out", str(tmp_path / "tiny")], {"RANK": "3"})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert error_lines(result.stderr) == [
         "error: [rank 3] no/such/dir/pretrain.json is missing; run `python -m llava.data.synthetic --out no/such/dir` first"]

@@ -5,8 +5,9 @@
 #   interference (default)  python -m llava.data.interference: four tasks that answer the same colour question
 #       on the same images under conflicting conventions (a one-word cue), rank r=4 per expert, projector
 #       frozen (only adapters train, so sizes match exactly). First the VALIDATION: per-task oracle LoRAs
-#       (k x rank r, each trained and scored on its own task, STUDY_STEPS/4 steps = the same examples per
-#       task) against one shared LoRA of rank k*r; only if the oracle wins beyond the seed noise
+#       (k x rank r, each trained and scored on its own task for STUDY_STEPS steps at batch BATCH/4: the
+#       examples and updates that task gets inside the shared runs' batches) against one shared LoRA of rank
+#       k*r; only if the oracle wins beyond the seed noise
 #       (python -m bench.study.validate) are the other methods trained: MoELoRA, MoELoRA with alpha x k
 #       (TeamLoRA "authors"' output scale), HydraLoRA, TeamLoRA "paper" and "authors".
 #   plain  the embedded default's six tasks (the earlier study): LoRA k*r, MoELoRA, HydraLoRA, TeamLoRA "paper",
@@ -20,7 +21,8 @@
 # Finished runs are skipped, so an interrupted study resumes where it stopped. Runs go PARALLEL at a time with
 # 2/PARALLEL threads each (two side by side on one thread each make 1.55x the throughput of one on two).
 # Settings (env var = default): SETTING (interference | plain), METHODS (every method of the setting),
-#   SEEDS (0,1,2), STUDY_STEPS (interference 200, plain 240), ORACLE_STEPS (STUDY_STEPS/4), RANK (4 | 16),
+#   SEEDS (0,1,2), STUDY_STEPS (interference 200, plain 240), BATCH (32), ORACLE_STEPS (STUDY_STEPS),
+#   ORACLE_BATCH (BATCH/4), RANK (4 | 16),
 #   BASE_STEPS (interference 150, plain 0),
 #   PARALLEL (2), STUDY_DIR (checkpoints/study-interference | checkpoints/study), STUDY_DATA
 #   (playground/data/interference), INTERFERENCE_TRAIN (1600 images x 4 rules), INTERFERENCE_TEST (150 per task),
@@ -48,7 +50,9 @@ case "$SETTING" in
 esac
 METHODS="${METHODS:-$default_methods}"
 SEEDS="${SEEDS:-0,1,2}"
-ORACLE_STEPS="${ORACLE_STEPS:-$(( STUDY_STEPS / 4 ))}"
+BATCH="${BATCH:-32}"
+ORACLE_STEPS="${ORACLE_STEPS:-$STUDY_STEPS}"
+ORACLE_BATCH="${ORACLE_BATCH:-$(( BATCH / 4 ))}"
 PARALLEL="${PARALLEL:-2}"
 RESULTS="${RESULTS:-docs/results.md}"
 FORCE_COMPARE="${FORCE_COMPARE:-0}"
@@ -77,17 +81,18 @@ if (( BASE_STEPS > 0 )); then  # one instruction-tuned base shared by every run:
     study_base="$STUDY_DIR/base"
     echo "=== study: instruction base: full fine-tune of $STAGE1_DIR on $DATA_DIR/train.json, $BASE_STEPS steps -> $study_base ==="
     mkdir -p "$study_base"
-    METHOD=none OUTPUT_DIR="$study_base" SEED=0 STAGES=stage2 STAGE2_STEPS="$BASE_STEPS" \
+    METHOD=none OUTPUT_DIR="$study_base" SEED=0 STAGES=stage2 STAGE2_STEPS="$BASE_STEPS" OMP_NUM_THREADS=2 \
         bash scripts/embedded_default.sh --disable_tqdm True --logging_steps 25 > "$STUDY_DIR/base.log" 2>&1 \
         || { echo "FAILED: the instruction base (see $STUDY_DIR/base.log)"; tail -20 "$STUDY_DIR/base.log"; exit 1; }
 fi
 
 threads=$(( 2 / PARALLEL > 0 ? 2 / PARALLEL : 1 ))
 run_one() {  # method seed [task] -> one stage-2 run, its eval and (routed methods) its expert usage
-    local method="$1" seed="$2" task="${3:-}" peft dir data steps
+    local method="$1" seed="$2" task="${3:-}" peft dir data steps batch
     dir="$STUDY_DIR/$method/seed$seed${task:+/$task}"
     data="$STUDY_DATA${task:+/tasks/$task}"
-    steps="$STUDY_STEPS"; [[ -n "$task" ]] && steps="$ORACLE_STEPS"
+    steps="$STUDY_STEPS" batch="$BATCH"
+    [[ -n "$task" ]] && steps="$ORACLE_STEPS" batch="$ORACLE_BATCH"
     mkdir -p "$dir"
     read -r -a flags <<< "$(python -m bench.study.methods args "$method" --rank "$RANK")"
     peft="${flags[1]}"  # flags start with "--peft NAME"
@@ -96,7 +101,7 @@ run_one() {  # method seed [task] -> one stage-2 run, its eval and (routed metho
     fi
     {
         METHOD="$peft" DATA_DIR="$data" STAGE1_DIR="$study_base" OUTPUT_DIR="$dir" SEED="$seed" STAGES=stage2,eval \
-            STAGE2_STEPS="$steps" \
+            STAGE2_STEPS="$steps" BATCH="$batch" \
             OMP_NUM_THREADS="$threads" bash scripts/embedded_default.sh "${flags[@]}" "${setting_flags[@]}" \
             --disable_tqdm True --logging_steps 10
         if [[ "$peft" != lora && ! -f "$dir/eval/usage.json" ]]; then  # LoRA has no router to read
@@ -139,16 +144,18 @@ report() {
     local command="bash scripts/study.sh"
     [[ "$SETTING" != interference ]] && command="SETTING=$SETTING $command"
     python -m bench.study.report --runs "$STUDY_DIR" --out "$RESULTS" --images "$(dirname "$RESULTS")/images/$section" \
-        --section "$section" --rank "$RANK" --command "$command" --steps "$STUDY_STEPS" --oracle-steps "$ORACLE_STEPS" \
+        --section "$section" --rank "$RANK" --command "$command" --steps "$STUDY_STEPS" --batch "$BATCH" \
+        --oracle-steps "$ORACLE_STEPS" --oracle-batch "$ORACLE_BATCH" \
         --parallel "$PARALLEL" --wall-s $(( SECONDS - start ))
 }
 
-echo "=== study: ${#methods[@]} methods x ${#seeds[@]} seeds, $STUDY_STEPS steps (oracle $ORACLE_STEPS per task)," \
+echo "=== study: ${#methods[@]} methods x ${#seeds[@]} seeds, $STUDY_STEPS steps at batch $BATCH" \
+     "(oracle $ORACLE_STEPS steps at batch $ORACLE_BATCH per task)," \
      "$PARALLEL at a time with $threads thread(s) each -> $STUDY_DIR ==="
 rest=("${methods[@]}")
 if [[ " ${methods[*]} " == *" oracle "* && " ${methods[*]} " == *" lora_kr "* ]]; then
     echo "=== study: validation: per-task oracle vs one shared LoRA ==="
-    run_all oracle lora_kr
+    run_all lora_kr oracle  # the long run first: the short per-task runs share the other slot
     rest=($(printf '%s\n' "${methods[@]}" | grep -vx -e oracle -e lora_kr || true))
     status=0
     python -m bench.study.validate --runs "$STUDY_DIR" || status=$?

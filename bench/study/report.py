@@ -157,7 +157,8 @@ def write_figures(runs: Dict[str, List[Run]], images: Path, relative_to: Path, n
 def build_section(runs: Dict[str, List[Run]], *, images: Path, out_dir: Path, command: str,
                   steps: Optional[int], parallel: Optional[int], wall_s: Optional[float],
                   reference: str = REFERENCE, rank: int = RANK, section: str = SECTION,
-                  oracle_steps: Optional[int] = None) -> str:
+                  oracle_steps: Optional[int] = None, batch: Optional[int] = None,
+                  oracle_batch: Optional[int] = None) -> str:
     summaries = summarize(runs, reference)
     names = {m: method_label(m, rank) for m in summaries}
     methods = _order(summaries)
@@ -168,9 +169,12 @@ def build_section(runs: Dict[str, List[Run]], *, images: Path, out_dir: Path, co
     setup = [f"Command: `{command}`."]
     detail = f"{sum(len(v) for v in runs.values())} runs ({len(methods)} methods × seeds {', '.join(map(str, seeds))})"
     if steps:
-        detail += f", {steps} stage-2 steps each"
+        detail += f", {steps} stage-2 steps each" + (f" at batch {batch}" if batch else "")
     if oracle_steps and ORACLE in summaries:
-        detail += f" (the oracle: {oracle_steps} per task, the same examples per task)"
+        detail += f" (the oracle: {oracle_steps} steps per task" + (f" at batch {oracle_batch}" if oracle_batch else "")
+        if steps and batch and oracle_batch and oracle_steps == steps and oracle_batch * len(first.total) == batch:
+            detail += ": each task's adapter gets that task's share of every batch, the same examples and updates"
+        detail += ")"
     if parallel:
         detail += f", {parallel} at a time"
     if wall_s:
@@ -224,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--command", default="bash scripts/study.sh", help="the command shown as the reproduction line")
     p.add_argument("--steps", type=int, default=None, help="stage-2 steps per run (for the setup line)")
     p.add_argument("--oracle-steps", type=int, default=None, help="stage-2 steps per oracle task run (setup line)")
+    p.add_argument("--batch", type=int, default=None, help="stage-2 batch size (for the setup line)")
+    p.add_argument("--oracle-batch", type=int, default=None, help="batch size of the oracle's runs (setup line)")
     p.add_argument("--parallel", type=int, default=None, help="runs at a time (for the setup line)")
     p.add_argument("--wall-s", type=float, default=None, help="the whole study's wall time (for the setup line)")
     return p
@@ -234,7 +240,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     out = Path(args.out)
     section = build_section(collect_runs(args.runs), images=Path(args.images), out_dir=out.parent,
                             command=args.command, steps=args.steps, parallel=args.parallel, wall_s=args.wall_s,
-                            rank=args.rank, section=args.section, oracle_steps=args.oracle_steps)
+                            rank=args.rank, section=args.section, oracle_steps=args.oracle_steps,
+                            batch=args.batch, oracle_batch=args.oracle_batch)
     out.parent.mkdir(parents=True, exist_ok=True)
     document = out.read_text() if out.is_file() else "# Results\n"
     out.write_text(splice(document, section, args.section))

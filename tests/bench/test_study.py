@@ -133,13 +133,15 @@ def test_report_writes_tables_and_figures_between_markers(study_dir, tmp_path):
                    f"{report.BEGIN}\nold study text\n{report.END}\n\n## GPU\nkept too\n")
     images = tmp_path / "docs" / "images" / "study"
     report.main(["--runs", str(study_dir), "--out", str(out), "--images", str(images), "--steps", "200",
-                 "--oracle-steps", "50", "--parallel", "2", "--wall-s", "600"])
+                 "--batch", "32", "--oracle-steps", "200", "--oracle-batch", "16", "--parallel", "2", "--wall-s", "600"])
     text = out.read_text()
     assert "intro kept" in text and "## GPU\nkept too" in text and "old study text" not in text
     assert "plain study kept" in text  # another section's markers are left alone
     assert text.count(report.BEGIN) == 1 and text.count(report.END) == 1
-    assert ("9 runs (3 methods × seeds 0, 1, 2), 200 stage-2 steps each (the oracle: 50 per task, the same "
-            "examples per task), 2 at a time; the whole study took 10.0 min") in text
+    # two tasks: batch 16 per task adapter is each task's share of the batch of 32
+    assert ("9 runs (3 methods × seeds 0, 1, 2), 200 stage-2 steps each at batch 32 (the oracle: 200 steps per "
+            "task at batch 16: each task's adapter gets that task's share of every batch, the same examples and "
+            "updates), 2 at a time; the whole study took 10.0 min") in text
     assert "| per-task LoRAs (4 × r=4) | 80 | **75.0 ± 2.0** | 98.0 ± 2.0 | 52.0 ± 2.0 | 1.00 ± 0.00 |" in text
     assert "| TeamLoRA authors (k=4, r=4) | 50 | **67.5 ± 2.0** | 92.0 ± 2.0 | 43.0 ± 2.0 | 1.05 ± 0.05 |" in text
     assert "| LoRA (r=16) | 40 | **62.0 ± 2.0** | 82.0 ± 2.0 | 42.0 ± 2.0 | 1.00 ± 0.00 |" in text

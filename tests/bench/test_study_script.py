@@ -30,7 +30,7 @@ def test_study_script_validates_then_compares_and_reports(tmp_path):
     proc = run_study(env)
     log = proc.stdout
     assert proc.returncode == 0, log[-6000:]
-    assert "3 methods x 1 seeds, 4 steps (oracle 1 per task), 2 at a time with 1 thread(s) each" in log
+    assert "3 methods x 1 seeds, 4 steps at batch 8 (oracle 4 steps at batch 2 per task), 2 at a time with 1 thread(s) each" in log
     # one seed has no seed noise to beat: the validation says no, and the other methods are not trained
     assert "NO interference beyond the seed noise" in log and "the methods are not compared" in log
     assert not (study / "teamlora_authors").exists()
@@ -48,7 +48,7 @@ def test_study_script_validates_then_compares_and_reports(tmp_path):
     assert sorted(json.loads((lora / "eval" / "accuracy.txt").read_text().splitlines()[-1])["per_task"]) == sorted(RULES)
     text = results.read_text()
     assert "| per-task LoRAs (4 × r=4) |" in text and "| LoRA (r=16) |" in text
-    assert "(the oracle: 1 per task, the same examples per task)" in text
+    assert "4 stage-2 steps each at batch 8 (the oracle: 4 steps per task at batch 2: each task's adapter gets" in text
 
     # FORCE_COMPARE: the finished runs are skipped, the routed method trains, the report covers all three
     mtime = (lora / "llava_run.json").stat().st_mtime_ns

@@ -3,7 +3,7 @@
 # each, scored per task, with expert usage per task and layer on the held-out questions; ends with the report
 # in docs/results.md. Two settings:
 #   interference (default)  python -m llava.data.interference: four tasks that answer the same colour question
-#       on the same images under conflicting conventions (a one-word cue), rank r=4 per expert, projector
+#       on the same images under conflicting conventions (a one-word cue), rank r=1 per expert, projector
 #       frozen (only adapters train, so sizes match exactly). First the VALIDATION: per-task oracle LoRAs
 #       (k x rank r, each trained and scored on its own task for STUDY_STEPS steps at batch BATCH/4: the
 #       examples and updates that task gets inside the shared runs' batches) against one shared LoRA of rank
@@ -22,7 +22,7 @@
 # 2/PARALLEL threads each (two side by side on one thread each make 1.55x the throughput of one on two).
 # Settings (env var = default): SETTING (interference | plain), METHODS (every method of the setting),
 #   SEEDS (0,1,2), STUDY_STEPS (interference 200, plain 240), BATCH (32), ORACLE_STEPS (STUDY_STEPS),
-#   ORACLE_BATCH (BATCH/4), RANK (4 | 16),
+#   ORACLE_BATCH (BATCH/4), RANK (interference 1, plain 16),
 #   BASE_STEPS (interference 150, plain 0),
 #   PARALLEL (2), STUDY_DIR (checkpoints/study-interference | checkpoints/study), STUDY_DATA
 #   (playground/data/interference), INTERFERENCE_TRAIN (1600 images x 4 rules), INTERFERENCE_TEST (150 per task),
@@ -36,7 +36,7 @@ DATA_DIR="${DATA_DIR:-playground/data/synthetic}"
 case "$SETTING" in
     interference)
         default_methods="$(python -m bench.study.methods list | paste -sd, -)"
-        RANK="${RANK:-4}"; STUDY_STEPS="${STUDY_STEPS:-200}"; STUDY_DIR="${STUDY_DIR:-checkpoints/study-interference}"
+        RANK="${RANK:-1}"; STUDY_STEPS="${STUDY_STEPS:-200}"; STUDY_DIR="${STUDY_DIR:-checkpoints/study-interference}"
         BASE_STEPS="${BASE_STEPS:-150}"
         STUDY_DATA="${STUDY_DATA:-playground/data/interference}"; section=study
         setting_flags=(--freeze_mm_mlp_adapter True) ;;

@@ -36,7 +36,7 @@ def test_study_script_validates_then_compares_and_reports(tmp_path):
     assert not (study / "teamlora_authors").exists()
     for rule in RULES:
         run = study / "oracle" / "seed0" / rule
-        assert json.loads((run / "adapter_config.json").read_text())["r"] == 4
+        assert json.loads((run / "adapter_config.json").read_text())["r"] == 1
         summary = json.loads((run / "eval" / "accuracy.txt").read_text().splitlines()[-1])
         assert list(summary["per_task"]) == [rule] and summary["per_task"][rule]["total"] == 3
     lora = study / "lora_kr" / "seed0"
@@ -44,10 +44,10 @@ def test_study_script_validates_then_compares_and_reports(tmp_path):
     assert json.loads((study / "base" / "llava_run.json").read_text())["peft"] == "none"
     base = json.loads((lora / "llava_run.json").read_text())["base"]["model_name_or_path"]
     assert base.endswith("study/base"), base
-    assert json.loads((lora / "adapter_config.json").read_text())["r"] == 16
+    assert json.loads((lora / "adapter_config.json").read_text())["r"] == 4
     assert sorted(json.loads((lora / "eval" / "accuracy.txt").read_text().splitlines()[-1])["per_task"]) == sorted(RULES)
     text = results.read_text()
-    assert "| per-task LoRAs (4 × r=4) |" in text and "| LoRA (r=16) |" in text
+    assert "| per-task LoRAs (4 × r=1) |" in text and "| LoRA (r=4) |" in text
     assert "4 stage-2 steps each at batch 8 (the oracle: 4 steps per task at batch 2: each task's adapter gets" in text
 
     # FORCE_COMPARE: the finished runs are skipped, the routed method trains, the report covers all three
@@ -58,11 +58,11 @@ def test_study_script_validates_then_compares_and_reports(tmp_path):
     assert (lora / "llava_run.json").stat().st_mtime_ns == mtime
     team = study / "teamlora_authors" / "seed0"
     config = json.loads((team / "adapter_config.json").read_text())
-    assert (config["method"], config["variant"], config["r"]) == ("teamlora", "authors", 4)
+    assert (config["method"], config["variant"], config["r"]) == ("teamlora", "authors", 1)
     usage = json.loads((team / "eval" / "usage.json").read_text())["tasks"]
     assert sorted(usage) == sorted(RULES) and all(len(layers) == 6 for layers in usage.values())  # 2 blocks x FFN
     text = results.read_text()
-    assert text.count("<!-- study:begin") == 1 and "| TeamLoRA authors (k=4, r=4) |" in text
+    assert text.count("<!-- study:begin") == 1 and "| TeamLoRA authors (k=4, r=1) |" in text
     assert (results.parent / "images" / "study" / "usage_teamlora_authors.png").stat().st_size > 5000
 
 

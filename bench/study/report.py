@@ -223,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", required=True, help="study directory: <method>/seed<N>/ runs")
     p.add_argument("--out", required=True, help="markdown file to write the section into")
     p.add_argument("--images", required=True, help="folder for the PNG figures")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated methods to report (default: every <method>/ folder under --runs)")
     p.add_argument("--section", default=SECTION, help="marker name of the section to replace (default %(default)s)")
     p.add_argument("--rank", type=int, default=RANK, help="rank per expert the runs used (labels; default %(default)s)")
     p.add_argument("--command", default="bash scripts/study.sh", help="the command shown as the reproduction line")
@@ -238,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
-    section = build_section(collect_runs(args.runs), images=Path(args.images), out_dir=out.parent,
+    only = None if args.methods is None else [m.strip() for m in args.methods.split(",") if m.strip()]
+    section = build_section(collect_runs(args.runs, only=only), images=Path(args.images), out_dir=out.parent,
                             command=args.command, steps=args.steps, parallel=args.parallel, wall_s=args.wall_s,
                             rank=args.rank, section=args.section, oracle_steps=args.oracle_steps,
                             batch=args.batch, oracle_batch=args.oracle_batch)

@@ -168,6 +168,11 @@ def test_report_writes_tables_and_figures_between_markers(study_dir, tmp_path):
     text = out.read_text()
     assert text.count(report.BEGIN) == 1 and "| LoRA (r=64) | 40 |" in text
 
+    # --methods: only those folders are read
+    report.main(["--runs", str(study_dir), "--out", str(out), "--images", str(images), "--methods", "lora_kr,oracle"])
+    text = out.read_text()
+    assert "6 runs (2 methods × seeds 0, 1, 2)" in text and "| TeamLoRA authors" not in text
+
     # the plain setting's section, by its own markers
     report.main(["--runs", str(study_dir), "--out", str(out), "--images", str(images), "--section", "study-plain"])
     text = out.read_text()

@@ -4,7 +4,7 @@ Batches are padded on the LEFT: a decoder-only model appends new tokens after th
 column, so every row's prompt must end there. transformers' ``generate`` derives the
 position ids from the attention mask (``cumsum - 1``) and Llava merges image features by
 matching image-token ids, so pad ids and pad positions never meet an image feature.
-``tests/llava/test_generate.py`` checks batched greedy output == one-at-a-time output.
+``tests/llava/eval/test_generate.py`` checks batched greedy output == one-at-a-time output.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import sys
 
 import openpyxl
 import pytest
-from tests.eval.eval_test_files import last_json_line, write_answers
+from tests.eval.file_fixtures import last_json_line, write_answers
 
 from eval import mmbench
 from eval.mmbench import official_letter

@@ -75,7 +75,7 @@ def test_expert_stats_torn_inside_a_character_and_cut_back_to_a_step(tmp_path):
 
 
 def test_model_vqa_resumes_an_answers_file_cut_inside_a_character(tmp_path, caplog):
-    from .test_generate import make_eval_setup, run_vqa
+    from .eval.eval_fixtures import make_eval_setup, run_vqa
 
     setup = make_eval_setup(tmp_path / "setup")
     full = tmp_path / "full.jsonl"

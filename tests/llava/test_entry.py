@@ -34,7 +34,7 @@ def test_trainer_bad_flag_is_one_line(tmp_path):
 
 
 def test_trainer_bad_data_file_is_one_line(tmp_path):
-    from .train_fixtures import build_assets, train_args
+    from .train.train_fixtures import build_assets, train_args
 
     data, model_dir = build_assets(tmp_path / "assets", num_train=8, num_test=1)
     broken = tmp_path / "broken.json"

@@ -6,7 +6,7 @@ from torch import nn
 from teamlora import TeamLoraConfig, TeamLoraLinear
 from teamlora.config import METHODS
 
-from .helpers import randomize_adapters
+from .adapter_fixtures import randomize_adapters
 
 
 def make_layer(method, d_in=24, d_out=40, r=4, k=3, seed=0, **kw):

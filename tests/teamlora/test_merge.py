@@ -5,7 +5,7 @@ import torch
 from teamlora import MergeError, TeamLoraConfig, add_adapters, merge_adapters, merge_and_unload, unmerge_adapters
 from teamlora.layer import TeamLoraLinear
 
-from .helpers import randomize_adapters
+from .adapter_fixtures import randomize_adapters
 
 
 def test_lora_merge_unmerge(tiny_llama, token_batch):

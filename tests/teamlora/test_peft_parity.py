@@ -6,7 +6,7 @@ from peft import LoraConfig, get_peft_model
 
 from teamlora import TeamLoraConfig, adapted_layers, add_adapters
 
-from .helpers import randomize_adapters
+from .adapter_fixtures import randomize_adapters
 
 
 def test_lora_matches_peft(tiny_llama, token_batch):

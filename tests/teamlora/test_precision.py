@@ -16,7 +16,7 @@ from teamlora import (
 from teamlora.config import METHODS
 
 from ..conftest import make_tiny_llama
-from .helpers import randomize_adapters
+from .adapter_fixtures import randomize_adapters
 
 
 def bf16_model(method, **kw):

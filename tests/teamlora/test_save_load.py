@@ -13,7 +13,7 @@ from teamlora import AdapterLoadError, TeamLoraConfig, add_adapters, load_adapte
 from teamlora.config import METHODS
 
 from ..conftest import make_tiny_llama
-from .helpers import randomize_adapters
+from .adapter_fixtures import randomize_adapters
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,7 @@ from teamlora import (
     summarize_stats,
 )
 
-from .helpers import randomize_adapters
+from .adapter_fixtures import randomize_adapters
 
 
 def test_stats_equal_the_mean_router_output(tiny_llama, token_batch):

@@ -17,7 +17,7 @@ from teamlora import AdapterConfigError, AdapterLoadError, TeamLoraConfig, TeamL
 from teamlora import adapted_layers, get_config, load_adapter_weights, load_adapters, save_adapters
 
 from ..conftest import make_tiny_llama
-from .helpers import randomize_adapters
+from .adapter_fixtures import randomize_adapters
 
 D_IN, D_OUT, R, K = 24, 40, 4, 3
 

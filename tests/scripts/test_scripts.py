@@ -9,7 +9,7 @@ from transformers import HfArgumentParser
 
 from llava.train.args import DataArguments, ModelArguments, TrainingArguments
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def launcher_argv(tmp_path, script, extra_env=None, *extra):

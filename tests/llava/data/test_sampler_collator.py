@@ -9,7 +9,7 @@ from llava.data.collator import DataCollatorForSupervisedDataset
 from llava.data.preprocess import IGNORE_INDEX
 from llava.data.sampler import ModalityLengthGroupedSampler, split_balanced
 
-from .conftest import IMAGE_PX, NUM_IMAGE_TOKENS, image_record, text_record
+from ..conftest import IMAGE_PX, NUM_IMAGE_TOKENS, image_record, text_record
 
 
 def mixed_lengths(num_image, num_text, seed=0):

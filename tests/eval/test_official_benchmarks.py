@@ -3,7 +3,7 @@ reading by default and --lenient beside it, with hand-computed results."""
 import json
 
 import pytest
-from tests.eval.eval_test_files import last_json_line, write_answers, write_json
+from tests.eval.file_fixtures import last_json_line, write_answers, write_json
 
 from eval import gqa, mme, pope, scienceqa
 

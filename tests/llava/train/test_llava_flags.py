@@ -13,7 +13,7 @@ from transformers import HfArgumentParser
 
 from llava.train.args import ALL_LINEAR, DataArguments, FlagError, ModelArguments, TrainingArguments
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ZERO2, ZERO3 = REPO / "scripts" / "zero2.json", REPO / "scripts" / "zero3.json"
 
 COMMON_TAIL = """--bf16 True --output_dir {out} --num_train_epochs 1 --per_device_train_batch_size 16

@@ -1,8 +1,8 @@
 import json
 
 import pytest
-from tests.eval.eval_test_files import last_json_line, write_answers
-from tests.eval.mmvet_fixtures import write_set
+from tests.eval.file_fixtures import last_json_line, write_answers
+from tests.eval.mmvet.mmvet_fixtures import write_set
 
 from eval.mmvet import convert, grade
 from eval.mmvet.offline import rule_based_score

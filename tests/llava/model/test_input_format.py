@@ -19,7 +19,7 @@ from llava.model.input_format import (
     input_format_record,
 )
 
-from .test_generate import make_eval_setup
+from ..eval.eval_fixtures import make_eval_setup
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ from llava.data.dataset import expand_to_square, load_records
 from llava.data.errors import BadSampleError, DatasetFileError, DatasetValidationError
 from llava.data.preprocess import image_token_id
 
-from .conftest import IMAGE_PX, NUM_IMAGE_TOKENS, gpt, human, image_record, text_record
+from ..conftest import IMAGE_PX, NUM_IMAGE_TOKENS, gpt, human, image_record, text_record
 
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 PAD_RGB = (122, 116, 104)  # int(255 * CLIP mean), LLaVA's padding colour

@@ -18,7 +18,7 @@ import pytest
 from llava.data.conversation import VICUNA_SYSTEM, get_template
 from llava.data.preprocess import IGNORE_INDEX, image_token_id, tokenize_conversation
 
-from .conftest import gpt, human
+from ..conftest import gpt, human
 
 LLAVA_IMAGE = -200
 

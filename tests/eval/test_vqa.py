@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from tests.eval.eval_test_files import last_json_line, write_answers, write_json
+from tests.eval.file_fixtures import last_json_line, write_answers, write_json
 
 from eval import textvqa, vqav2
 from eval.textvqa import prompt_question

@@ -14,7 +14,7 @@ from llava.data.preprocess import (
     verify_alignment,
 )
 
-from .conftest import gpt, human
+from ..conftest import gpt, human
 
 X = IGNORE_INDEX
 VICUNA = get_template("vicuna_v1")

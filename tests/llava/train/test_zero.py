@@ -17,7 +17,7 @@ from llava.model.checkpoint import load_pretrained_model
 from .train_fixtures import build_assets, train_args
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from llava.data.errors import DataPolicyError
 from llava.data.preflight import enforce, run_preflight
 from llava.data.preprocess import tokenize_conversation
 
-from .conftest import gpt, human, image_record, text_record
+from ..conftest import gpt, human, image_record, text_record
 
 GOOD = [image_record("img-1"), text_record("txt-1")]
 QUIRKY = [

@@ -8,9 +8,9 @@ import time
 
 import pytest
 from openai import OpenAI
-from tests.eval.eval_test_files import last_json_line
-from tests.eval.fake_openai_server import CUT_OFF, Delay, ScriptedChatServer, Status, item_row, user_message
-from tests.eval.mmvet_fixtures import (EXPECTED_TABLE, FAKE_PROMPT, FAKE_RETRY_SUFFIX, JUDGE_REPLIES,
+from tests.eval.file_fixtures import last_json_line
+from tests.eval.mmvet.openai_server_fixtures import CUT_OFF, Delay, ScriptedChatServer, Status, item_row, user_message
+from tests.eval.mmvet.mmvet_fixtures import (EXPECTED_TABLE, FAKE_PROMPT, FAKE_RETRY_SUFFIX, JUDGE_REPLIES,
                                        RESULTS, write_evaluator, write_set)
 
 from eval.errors import JudgeError

@@ -8,7 +8,7 @@ from llava.data.collator import DataCollatorForSupervisedDataset
 from llava.data.events import clear_events, read_events, record_event
 from llava.data.preflight import run_preflight
 
-from .conftest import image_record, text_record
+from ..conftest import image_record, text_record
 
 
 def _bad_images(tmp_path, names):
@@ -66,7 +66,7 @@ def test_training_with_two_workers_reports_every_skip(tmp_path, tmp_path_factory
     data_report.json, the missing image found by the pre-flight too."""
     from llava.train.train import main
 
-    from .train_fixtures import build_assets, train_args
+    from ..train.train_fixtures import build_assets, train_args
 
     data, model_dir = build_assets(tmp_path_factory.mktemp("assets"), num_train=40)
     records = json.loads((data / "train.json").read_text())

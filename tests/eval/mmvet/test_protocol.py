@@ -5,11 +5,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from tests.eval.eval_test_files import last_json_line, write_json
-from tests.eval.fake_openai_server import ScriptedChatServer, user_message
-from tests.eval.mmvet_fixtures import (FAKE_EVALUATOR, FAKE_PROMPT, FAKE_RETRY_SUFFIX, write_evaluator,
+from tests.eval.file_fixtures import last_json_line, write_json
+from tests.eval.mmvet.openai_server_fixtures import ScriptedChatServer, user_message
+from tests.eval.mmvet.mmvet_fixtures import (FAKE_EVALUATOR, FAKE_PROMPT, FAKE_RETRY_SUFFIX, write_evaluator,
                                        write_set)
 
 from eval.errors import EvalInputError
@@ -146,7 +147,7 @@ def _cli(*args, cwd):
 
 def test_grader_bad_input_is_one_error_line(tmp_path):
     gt, res = write_set(tmp_path)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = str(Path(__file__).resolve().parents[3])
     done = _cli("eval.mmvet.grade", "--gt", gt, "--results", res, "--out-dir", str(tmp_path / "o"),
                 "--base-url", "http://127.0.0.1:9/v1", "--official-evaluator", str(tmp_path / "nope.py"),
                 cwd=root)

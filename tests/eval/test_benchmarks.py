@@ -1,8 +1,8 @@
 """MMBench on a tiny fabricated set with a hand-computed result; every scorer's --help.
 
-GQA, POPE, ScienceQA and MME: tests/eval/test_eval_official_benchmarks.py."""
+GQA, POPE, ScienceQA and MME: tests/eval/test_official_benchmarks.py."""
 import pytest
-from tests.eval.eval_test_files import last_json_line, write_answers
+from tests.eval.file_fixtures import last_json_line, write_answers
 
 from eval import gqa, mmbench, mme, pope, scienceqa
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.llava.test_pipeline_script import REPO, pipeline_env
+from tests.scripts.test_finetune_pipeline import REPO, pipeline_env
 
 pytestmark = pytest.mark.slow
 SCRIPT = REPO / "scripts" / "study.sh"

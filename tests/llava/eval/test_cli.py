@@ -11,7 +11,7 @@ from llava.eval.generate import Sampling, decode, generate_tokens
 from llava.eval.inputs import left_pad, load_pixels, prompt_ids
 from llava.model.checkpoint import load_pretrained_model
 from llava.model.tiny import num_image_tokens
-from tests.llava.test_generate import make_eval_setup
+from .eval_fixtures import make_eval_setup
 
 VICUNA = get_template("vicuna_v1")
 QUESTIONS = ["What colour is the shape?", "And what shape is it?"]

@@ -1,5 +1,5 @@
 """A 4-question MM-Vet set with hand-computed scores, shared by the grader tests."""
-from tests.eval.eval_test_files import write_json
+from tests.eval.file_fixtures import write_json
 
 GROUND_TRUTH = {
     "v1_0": {"imagename": "v1_0.png", "question": "What animal is this?", "answer": "cat",

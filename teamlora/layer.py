@@ -88,13 +88,15 @@ class TeamLoraLinear(nn.Module):
                 if device.type != "meta":
                     init_interaction(self.interaction, config.interaction_init, config.interaction_offdiag)
 
-        self.merged = False
-        self.disabled = False
-        self.keep_router_probs = config.balance_loss_coef > 0
-        self.track_stats = True
-        self._last_phi: Optional[torch.Tensor] = None  # (..., k) with graph; read by balance_loss()
+        # Public switches, set by teamlora.model.set_adapters_enabled / teamlora.stats.set_stats_tracking:
+        self.disabled = False  # True: forward returns the base output alone
+        self.track_stats = True  # accumulate routing sums for usage()
+        self.keep_router_probs = config.balance_loss_coef > 0  # keep the last routing for pop_routing()
+        # Private state; read and changed only through the methods below.
+        self._merged = False
+        self._unmerged_weight: Optional[torch.Tensor] = None  # W0 before merge(); unmerge() restores it
+        self._last_phi: Optional[torch.Tensor] = None  # (..., k) with graph, until pop_routing()
         self._last_omega: Optional[torch.Tensor] = None  # (..., k) with graph; the authors' loss reads omega
-        self._unmerged_weight: Optional[torch.Tensor] = None
         self.reset_stats()
 
     # ---- routing ---------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class TeamLoraLinear(nn.Module):
     # ---- forward ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.base(x)
-        if self.merged or self.disabled:
+        if self._merged or self.disabled:
             return out
         xa = self._adapter_input(x)
         phi, omega = self.route(xa)  # xa, not x: when it is already float32 the router makes no copy of it
@@ -164,9 +166,30 @@ class TeamLoraLinear(nn.Module):
 
     # ---- statistics ------------------------------------------------------------------------
     def reset_stats(self) -> None:
+        """Forget the routing sums usage() reports (the next forward starts new ones)."""
         self._phi_sum: Optional[torch.Tensor] = None  # (k,) float32
         self._omega_sum: Optional[torch.Tensor] = None
         self._tokens = 0
+
+    def usage(self) -> Optional[Tuple[torch.Tensor, torch.Tensor, int]]:
+        """(mean phi (k,), mean omega (k,), tokens), on the CPU, over the tokens routed since reset_stats()
+        while track_stats was on; None before the first such token (always None for plain LoRA)."""
+        if self._tokens == 0:
+            return None
+        n = self._tokens
+        return self._phi_sum.cpu() / n, self._omega_sum.cpu() / n, n
+
+    def pop_routing(self) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """(phi, omega) of the last forward under grad, each (..., k) with its graph, and release them;
+        (None, None) when none are kept (keep_router_probs off, plain LoRA, or already popped)."""
+        phi, omega = self._last_phi, self._last_omega
+        self._last_phi = self._last_omega = None
+        return phi, omega
+
+    @property
+    def holds_routing(self) -> bool:
+        """True while the last forward's routing weights are kept for pop_routing()."""
+        return self._last_phi is not None or self._last_omega is not None
 
     @torch.no_grad()
     def _accumulate(self, phi: torch.Tensor, omega: torch.Tensor) -> None:
@@ -189,6 +212,11 @@ class TeamLoraLinear(nn.Module):
             self._last_phi, self._last_omega = phi, omega
 
     # ---- merging ---------------------------------------------------------------------------
+    @property
+    def merged(self) -> bool:
+        """True while the LoRA delta is folded into base.weight (forward then skips the adapter)."""
+        return self._merged
+
     def delta_weight(self) -> torch.Tensor:
         """s * B A (d_out x d_in); only defined for plain LoRA."""
         if self.router is not None:
@@ -200,22 +228,33 @@ class TeamLoraLinear(nn.Module):
 
     @torch.no_grad()
     def merge(self) -> None:
-        if self.merged:
+        """Fold s * B A into base.weight, keeping a copy of W0 for unmerge(). Plain LoRA only."""
+        if self._merged:
             return
         delta = self.delta_weight()
         if not self.base.weight.dtype.is_floating_point:
             raise MergeError("cannot merge into a quantised base weight; dequantise first")
         self._unmerged_weight = self.base.weight.detach().clone()  # unmerge restores it bit-for-bit
         self.base.weight += delta.to(self.base.weight.dtype)
-        self.merged = True
+        self._merged = True
 
     @torch.no_grad()
     def unmerge(self) -> None:
-        if not self.merged:
+        """Put W0 back exactly as it was before merge(); nothing to do when not merged."""
+        if not self._merged:
             return
+        if self._unmerged_weight is None:
+            raise MergeError("this layer's merge was made final by unload(); its base weight cannot be unmerged")
         self.base.weight.copy_(self._unmerged_weight)
         self._unmerged_weight = None
-        self.merged = False
+        self._merged = False
+
+    def unload(self) -> nn.Linear:
+        """The base Linear, to put back in this layer's place. A merged LoRA stays folded into it: the
+        merge becomes final and the copy of W0 is dropped (its memory freed). Call unmerge() first to get
+        the original weights back instead."""
+        self._unmerged_weight = None
+        return self.base
 
     def extra_repr(self) -> str:
         return (

@@ -135,7 +135,7 @@ def remove_adapters(model: nn.Module) -> nn.Module:
     """Put the original Linear layers back (unmerging LoRA first). Trainability is left as is."""
     for name, layer in list(adapted_layers(model)):
         layer.unmerge()
-        _set_submodule(model, name, layer.base)
+        _set_submodule(model, name, layer.unload())
     _forget_adapter_attrs(model)
     return model
 
@@ -192,8 +192,7 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
     """Plain LoRA only: merge, then replace each wrapper by its (now merged) base Linear."""
     merge_adapters(model)
     for name, layer in list(adapted_layers(model)):
-        layer._unmerged_weight = None  # the merge is final: drop the backup
-        _set_submodule(model, name, layer.base)
+        _set_submodule(model, name, layer.unload())  # the merge is final: the layer drops its copy of W0
     _forget_adapter_attrs(model)
     return model
 

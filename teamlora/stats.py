@@ -41,9 +41,9 @@ def adapter_stats(model: nn.Module) -> Dict[str, ExpertStats]:
     """Per routed layer (by module name), the mean expert weights since the last reset."""
     out = {}
     for name, layer in adapted_layers(model):
-        if layer._tokens > 0:
-            n = layer._tokens
-            out[name] = ExpertStats(layer._phi_sum.cpu() / n, layer._omega_sum.cpu() / n, n)
+        usage = layer.usage()
+        if usage is not None:
+            out[name] = ExpertStats(*usage)
     return out
 
 
@@ -83,8 +83,7 @@ def balance_loss(model: nn.Module) -> torch.Tensor:
     """
     terms = []
     for _, layer in adapted_layers(model):
-        phi, omega = layer._last_phi, layer._last_omega
-        layer._last_phi = layer._last_omega = None
+        phi, omega = layer.pop_routing()
         if phi is None:
             continue
         k = layer.num_experts

@@ -38,3 +38,26 @@ def test_routed_methods_refuse_to_merge(method, tiny_llama):
         merge_adapters(tiny_llama)
     with pytest.raises(MergeError, match="depend on each token"):
         tiny_llama.model.layers[0].mlp.up_proj.merge()
+
+
+def test_layer_merge_state_and_unload(tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="lora", r=8, dropout=0.0))
+    randomize_adapters(tiny_llama)
+    layer = tiny_llama.model.layers[0].mlp.up_proj
+    original = layer.base.weight.detach().clone()
+    expected = original + layer.delta_weight()
+    assert not layer.merged
+    layer.merge()
+    assert layer.merged
+    merged_weight = layer.base.weight.detach().clone()
+    layer.merge()  # a second merge adds nothing
+    assert torch.equal(layer.base.weight, merged_weight)
+    torch.testing.assert_close(merged_weight, expected)
+    layer.unmerge()
+    assert not layer.merged and torch.equal(layer.base.weight, original)
+    layer.merge()
+    base = layer.unload()  # the merge becomes final: the base keeps the merged weight
+    assert base is layer.base and torch.equal(base.weight, merged_weight)
+    with pytest.raises(MergeError, match="made final by unload"):
+        layer.unmerge()
+    assert torch.equal(base.weight, merged_weight)

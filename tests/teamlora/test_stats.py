@@ -54,7 +54,7 @@ def test_plain_lora_has_no_stats(tiny_llama, token_batch):
 def test_balance_loss_is_off_by_default_and_correct_when_on(tiny_llama, token_batch):
     add_adapters(tiny_llama, TeamLoraConfig(method="moelora", r=4, num_experts=4))
     tiny_llama(token_batch)
-    assert all(layer._last_phi is None for _, layer in adapted_layers(tiny_llama))
+    assert not any(layer.holds_routing for _, layer in adapted_layers(tiny_llama))
     assert float(balance_loss(tiny_llama)) == 0.0
 
 
@@ -78,7 +78,7 @@ def test_balance_loss_values(variant, peaked, expected, tiny_llama, token_batch)
     loss = balance_loss(tiny_llama)
     assert abs(float(loss) - expected) < 1e-5
     assert loss.requires_grad
-    assert all(layer._last_phi is None and layer._last_omega is None for _, layer in adapted_layers(tiny_llama))
+    assert not any(layer.holds_routing for _, layer in adapted_layers(tiny_llama))
 
 
 def test_stats_survive_an_inference_mode_forward_before_training(tiny_llama, token_batch):
@@ -87,3 +87,27 @@ def test_stats_survive_an_inference_mode_forward_before_training(tiny_llama, tok
         tiny_llama(token_batch)  # e.g. an evaluation before training creates the sums
     tiny_llama(input_ids=token_batch, labels=token_batch).loss.backward()
     assert next(iter(adapter_stats(tiny_llama).values())).tokens == 2 * 2 * 12
+
+
+def test_layer_usage_and_pop_routing(tiny_llama, token_batch):
+    add_adapters(tiny_llama, TeamLoraConfig(method="teamlora", r=4, balance_loss_coef=0.01))
+    randomize_adapters(tiny_llama, scale=0.5)
+    layer = tiny_llama.model.layers[0].mlp.up_proj
+    assert layer.usage() is None and not layer.holds_routing
+    captured = {}
+    hook = layer.register_forward_pre_hook(lambda m, args: captured.setdefault("x", args[0]))
+    tiny_llama(token_batch)
+    hook.remove()
+    phi_mean, omega_mean, tokens = layer.usage()
+    assert tokens == token_batch.numel() == 2 * 12
+    phi, omega = layer.route(captured["x"])  # (2, 12, 4) each
+    torch.testing.assert_close(phi_mean, phi.reshape(-1, 4).mean(0).detach())
+    torch.testing.assert_close(omega_mean, omega.reshape(-1, 4).mean(0).detach())
+    assert abs(float(omega_mean.sum()) - 4.0) < 1e-4  # authors' omega sums to k per token
+    assert layer.holds_routing
+    kept_phi, kept_omega = layer.pop_routing()
+    assert kept_phi.shape == kept_omega.shape == (2, 12, 4) and kept_phi.requires_grad
+    torch.testing.assert_close(kept_phi, phi)
+    assert not layer.holds_routing and layer.pop_routing() == (None, None)
+    layer.reset_stats()
+    assert layer.usage() is None

@@ -1,4 +1,4 @@
-"""The one batched generation loop behind every benchmark (``model_vqa``) and the CLI chat.
+"""The one batched generation loop behind every benchmark (``model_vqa``) and the chat (``llava.eval.chat``).
 
 Batches are padded on the LEFT: a decoder-only model appends new tokens after the last
 column, so every row's prompt must end there. transformers' ``generate`` derives the

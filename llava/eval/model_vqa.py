@@ -23,10 +23,9 @@ from typing import Optional, Sequence
 
 import torch
 
-from llava.data.conversation import get_template
+from llava.data.conversation import SHORT_ANSWER_PROMPT, get_template
 from llava.data.dataset import ASPECT_RATIOS
-from llava.data.tasks import SHORT_ANSWER_PROMPT
-from llava.model.checkpoint import load_pretrained_model
+from llava.model.checkpoint import load_pretrained_model, pick_device_dtype
 from llava.model.input_format import check_image_tokens, effective_input_format
 
 from .answers_file import AnswersFileError, AnswerWriter, answer_id, answered_ids
@@ -42,18 +41,6 @@ def model_id_of(model_path: str) -> str:
     if len(parts) > 1 and parts[-1].startswith("checkpoint-"):
         return f"{parts[-2]}_{parts[-1]}"
     return parts[-1]
-
-
-def pick_device_dtype(device: str, dtype: str) -> tuple[torch.device, torch.dtype]:
-    """auto: CUDA in bf16 (fp16 on GPUs without bf16) when present, else CPU in fp32 (bf16 is slow on CPU)."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if dtype == "auto":
-        if device.startswith("cuda"):
-            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        else:
-            dtype = "float32"
-    return torch.device(device), getattr(torch, dtype)
 
 
 def answer_record(question: Question, prompt: str, text: str, model_id: str) -> dict:

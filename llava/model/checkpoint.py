@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
+import torch
 from transformers import LlavaForConditionalGeneration, LlavaProcessor
 
 from teamlora import load_adapters
@@ -97,6 +98,19 @@ def read_run_info(path: str | Path) -> Optional[dict]:
         return json.loads(file.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{file} is not valid JSON: {e}") from e
+
+
+def pick_device_dtype(device: str, dtype: str) -> tuple[torch.device, torch.dtype]:
+    """Resolve ``--device``/``--torch-dtype`` "auto": CUDA in bf16 (fp16 on GPUs without bf16) when
+    present, else CPU in fp32 (bf16 is slow on CPU). Other values are taken as given."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        else:
+            dtype = "float32"
+    return torch.device(device), getattr(torch, dtype)
 
 
 def load_pretrained_model(

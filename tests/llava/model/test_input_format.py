@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from transformers import AutoProcessor, CLIPVisionConfig, LlamaConfig, LlavaConfig
 
-import llava.eval.cli as cli
+import llava.eval.chat as chat_entry
 import llava.eval.model_vqa as model_vqa
 from llava.data.dataset import image_pixels
 from llava.model.checkpoint import BaseModelSpec, write_run_info
@@ -133,10 +133,10 @@ def test_model_vqa_follows_the_record_and_a_flag_overrides_it(recorded_model, tm
 
 def test_chat_follows_the_record(recorded_model, tmp_path, monkeypatch):
     setup, run = recorded_model
-    seen = _capture(monkeypatch, cli, "chat")
+    seen = _capture(monkeypatch, chat_entry, "chat")
     image = tmp_path / "wide.png"
     Image.new("RGB", (40, 24), (200, 30, 30)).save(image)
-    assert cli.main(["--model-path", str(run), "--image-file", str(image), "--device", "cpu"]) == 0
+    assert chat_entry.main(["--model-path", str(run), "--image-file", str(image), "--device", "cpu"]) == 0
     assert seen["template"].name == "plain"
     processor = AutoProcessor.from_pretrained(run)
     square = image_pixels(Image.open(image).convert("RGB"), processor.image_processor, "square")

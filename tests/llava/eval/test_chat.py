@@ -1,4 +1,4 @@
-"""The interactive chat (llava.eval.cli): history kept, replies streamed, clean exit."""
+"""The interactive chat (llava.eval.chat): history kept, replies streamed, clean exit."""
 import io
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from llava.data.conversation import ASSISTANT, USER, get_template
-from llava.eval.cli import chat, main
+from llava.eval.chat import chat, main
 from llava.eval.generate import Sampling, decode, generate_tokens
 from llava.eval.inputs import left_pad, load_pixels, prompt_ids
 from llava.model.checkpoint import load_pretrained_model
@@ -19,7 +19,7 @@ QUESTIONS = ["What colour is the shape?", "And what shape is it?"]
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    return make_eval_setup(tmp_path_factory.mktemp("eval_cli"))
+    return make_eval_setup(tmp_path_factory.mktemp("eval_chat"))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def loaded(setup):
 
 
 def expected_replies(model, processor, pixels, max_new_tokens):
-    """Greedy replies computed turn by turn without the CLI: the first turn holds the image."""
+    """Greedy replies computed turn by turn without the chat: the first turn holds the image."""
     turns, replies = [], []
     for question in QUESTIONS:
         turns.append((USER, question))
@@ -64,11 +64,11 @@ def test_chat_stops_at_exit_or_empty_line(loaded, ending):
     assert [role for role, _ in turns] == [USER, ASSISTANT]
 
 
-def test_cli_streams_two_replies_then_exits_on_eof(setup, loaded):
+def test_chat_command_streams_two_replies_then_exits_on_eof(setup, loaded):
     model, processor = loaded
     image = f"{setup['images']}/test_000000.png"
     result = subprocess.run(
-        [sys.executable, "-m", "llava.eval.cli", "--model-path", str(setup["model_dir"]), "--image-file", image,
+        [sys.executable, "-m", "llava.eval.chat", "--model-path", str(setup["model_dir"]), "--image-file", image,
          "--temperature", "0", "--max-new-tokens", "6"],
         input="\n".join(QUESTIONS) + "\n", capture_output=True, text=True, timeout=120,
     )
@@ -80,7 +80,7 @@ def test_cli_streams_two_replies_then_exits_on_eof(setup, loaded):
     assert result.stdout.count("USER: ") == 3
 
 
-def test_cli_missing_image_is_one_error(tmp_path, setup, capsys):
+def test_chat_command_missing_image_is_one_error(tmp_path, setup, capsys):
     code = main(["--model-path", str(setup["model_dir"]), "--image-file", str(tmp_path / "none.png")])
     assert code == 2
     assert "image file not found" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Chat with a LLaVA checkpoint about one image, streaming the replies as they are generated.
 
-    python -m llava.eval.cli --model-path checkpoints/tiny-teamlora --image-file cat.png
+    python -m llava.eval.chat --model-path checkpoints/tiny-teamlora --image-file cat.png
 
 The image is attached to the first turn; the whole conversation is sent again each turn,
 so the model sees the history. An empty line, "exit", or end of input (Ctrl-D) ends it.
@@ -18,14 +18,12 @@ from transformers import TextStreamer
 from llava.data.conversation import ASSISTANT, USER, Turn, get_template
 from llava.data.dataset import ASPECT_RATIOS, image_pixels, load_rgb_image
 from llava.data.errors import BadSampleError
-from llava.model.checkpoint import load_pretrained_model
+from llava.model.checkpoint import load_pretrained_model, pick_device_dtype
 from llava.model.input_format import check_image_tokens, effective_input_format
 from llava.model.tiny import num_image_tokens
 
 from .generate import Sampling, decode, generate_tokens
-
 from .inputs import left_pad, pad_token_id, prompt_ids
-from .model_vqa import pick_device_dtype
 
 EXIT_WORDS = ("", "exit", "quit")
 
@@ -85,13 +83,13 @@ def chat(model, processor, *, template, pixel_values, sampling: Sampling, stream
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m llava.eval.cli", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m llava.eval.chat", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-path", required=True)
     p.add_argument("--model-base", default=None)
     p.add_argument("--image-file", default=None, help="image to talk about (omit for a text-only chat)")
     p.add_argument("--conv-mode", default=None, help="default: the template the checkpoint was trained with")
-    p.add_argument("--temperature", type=float, default=0.2, help="LLaVA's CLI default; 0 = greedy")
+    p.add_argument("--temperature", type=float, default=0.2, help="llava.serve.cli's default in LLaVA; 0 = greedy")
     p.add_argument("--top_p", type=float, default=None)
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--image-aspect-ratio", default=None, choices=ASPECT_RATIOS,

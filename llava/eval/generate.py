@@ -136,10 +136,7 @@ def generate_batches(
     template: ConversationTemplate,
     image_folder: str,
     batch_size: int,
-    max_new_tokens: int,
-    temperature: float = 0.0,
-    top_p: Optional[float] = None,
-    num_beams: int = 1,
+    sampling: Sampling,
     image_aspect_ratio: str = "pad",
     progress: bool = True,
 ) -> Iterator[list[tuple[Question, str]]]:
@@ -151,7 +148,6 @@ def generate_batches(
     """
     if batch_size < 1:
         raise FlagError(f"batch_size must be >= 1, got {batch_size}")
-    sampling = Sampling(max_new_tokens, temperature, top_p, num_beams)
     image_tokens = num_image_tokens(model.config)
     items = [_as_question(item, i) for i, item in enumerate(questions)]
     with tqdm(total=len(items), desc="generating", unit="q", disable=not progress) as bar:
@@ -173,17 +169,13 @@ def generate_answers(
     template: ConversationTemplate,
     image_folder: str,
     batch_size: int,
-    max_new_tokens: int,
-    temperature: float = 0.0,
-    top_p: Optional[float] = None,
-    num_beams: int = 1,
+    sampling: Sampling,
     image_aspect_ratio: str = "pad",
     progress: bool = True,
 ) -> Iterator[tuple[Question, str]]:
     """Yield (question, answer text) in question order (``generate_batches``, flattened)."""
     for batch in generate_batches(
         model, processor, questions, template=template, image_folder=image_folder, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, num_beams=num_beams,
-        image_aspect_ratio=image_aspect_ratio, progress=progress,
+        sampling=sampling, image_aspect_ratio=image_aspect_ratio, progress=progress,
     ):
         yield from batch

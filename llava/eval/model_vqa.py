@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate the missing answers; returns how many were written."""
     if args.conv_mode is not None:
         get_template(args.conv_mode)  # an unknown name fails now, not after loading the model
-    Sampling(args.max_new_tokens, args.temperature, args.top_p, args.num_beams)  # bad decoding flags too
+    sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.num_beams)  # bad flags fail here
     questions = pending_questions(args)
     if not questions:
         logger.warning("nothing to do: every question of this chunk is answered in %s", args.answers_file)
@@ -90,8 +90,7 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     batches = generate_batches(
         model, processor, questions, template=template, image_folder=args.image_folder,
-        batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-        top_p=args.top_p, num_beams=args.num_beams, image_aspect_ratio=fmt.image_aspect_ratio,
+        batch_size=args.batch_size, sampling=sampling, image_aspect_ratio=fmt.image_aspect_ratio,
     )
     with AnswerWriter(args.answers_file) as writer:
         for batch in batches:

@@ -43,7 +43,7 @@ def loaded(setup):
 def answers_of(model, processor, setup, batch_size, max_new_tokens=6):
     questions = read_questions(setup["questions"])
     out = generate_answers(model, processor, questions, template=VICUNA, image_folder=setup["images"],
-                           batch_size=batch_size, max_new_tokens=max_new_tokens, progress=False)
+                           batch_size=batch_size, sampling=Sampling(max_new_tokens=max_new_tokens), progress=False)
     return [(q.question_id, text) for q, text in out]
 
 
@@ -129,13 +129,13 @@ def test_stops_at_eos_and_decodes_only_new_tokens(setup, loaded):
     common = dict(template=VICUNA, image_folder=setup["images"], batch_size=2, progress=False)
 
     eos_model = _biased(model, tokenizer.eos_token_id)
-    assert [t for _, t in generate_answers(eos_model, processor, questions, max_new_tokens=5, **common)] == ["", ""]
+    assert [t for _, t in generate_answers(eos_model, processor, questions, sampling=Sampling(max_new_tokens=5), **common)] == ["", ""]
 
     # a token that decodes to " <letters>", e.g. " shape"
     word_id, word = next((i, tokenizer.decode([i])) for i in range(len(tokenizer))
                          if tokenizer.decode([i]).startswith(" ") and tokenizer.decode([i])[1:].isalpha())
     word_model = _biased(model, word_id)
-    texts = [t for _, t in generate_answers(word_model, processor, questions, max_new_tokens=3, **common)]
+    texts = [t for _, t in generate_answers(word_model, processor, questions, sampling=Sampling(max_new_tokens=3), **common)]
     assert texts == [(word * 3).strip()] * 2  # no prompt text, no padding, stripped, max_new_tokens respected
 
 
@@ -171,7 +171,7 @@ def test_bad_questions_name_the_id_and_line(tmp_path, setup, loaded):
     missing = [{"question_id": "m9", "image": "nope.png", "text": "What colour?"}]
     with pytest.raises(QuestionFileError, match=r"question 'm9'.*missing_image.*nope\.png"):
         list(generate_answers(model, processor, missing, template=VICUNA, image_folder=setup["images"],
-                              batch_size=2, max_new_tokens=2, progress=False))
+                              batch_size=2, sampling=Sampling(max_new_tokens=2), progress=False))
 
 
 def test_chunks_are_contiguous_balanced_and_cover_everything():

@@ -4,8 +4,8 @@
   built from the same seeded base model and shares its frozen tensors (vision tower, embeddings, LM
   weights): only the adapters and the projector are per-variant copies;
 - random synthetic inputs (token ids with the image tokens right after BOS, random pixels);
-- the interleaved timing loop (round-robin over variants, rotating order, blocks of calls);
-- ratio keys, throughput bars, tables, the shared command-line flags and the closing report.
+- their run plans (bench.harness: the interleaved round-robin timer, presets, bars and tables);
+- ratio keys, throughput bars, the shared command-line flags and the closing report.
 """
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ from teamlora import adapted_layers, count_parameters
 from llava.model.tiny import num_image_tokens, tiny_llava_config
 
 from .cli import choices, require_min
+from .harness import Plan, bar_verdict, interleaved as interleave, plan_for as preset_plan, random_llava, run_mode
 from .output import fmt_ratio, print_bars
-from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block
+from .timing import Sample, contention_report, median, paired_ratio
 from .variants import PROJECTOR, REFERENCE, VARIANTS, apply_variant
 
 # ids of the synthetic vocabulary: the tiny tokenizer's layout (bos 1, eos 2, pad 3, <image> 4)
@@ -111,10 +112,8 @@ def llava_config(size: Size):
 
 def build_base(size: Size, *, seed: int = 0, device: str = "cpu") -> nn.Module:
     """Random-weight fp32 LLaVA of `size` (no tokenizer), seeded."""
-    from transformers import LlavaForConditionalGeneration
-
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration._from_config(llava_config(size), dtype=torch.float32)
+    model = random_llava(llava_config(size), dtype=torch.float32, device="cpu")  # seeded on the CPU, then moved
     model.generation_config.pad_token_id = PAD
     model.generation_config.eos_token_id = EOS
     return model.to(device)
@@ -216,12 +215,12 @@ def optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: D
 
 
 # ---- timing ------------------------------------------------------------------------------------
-@dataclass
-class Plan:
-    repeats: int
-    warmup: int  # calls per variant before timing
-    target_s: float  # a timed block lasts about this long (0: blocks of one call)
-    iters: Optional[int] = None  # fixed calls per block (overrides target_s)
+# rounds per mode; a full run's blocks last about 2 s (1 to 50 calls)
+PLANS = {
+    "dry": Plan(repeats=1, warmup=1, target_s=0.0),
+    "quick": Plan(repeats=3, warmup=1, target_s=0.0),
+    "full": Plan(repeats=5, warmup=2, target_s=2.0),
+}
 
 
 def progress(msg: str) -> None:
@@ -229,27 +228,8 @@ def progress(msg: str) -> None:
 
 
 def interleaved(steps: Mapping[str, Callable[[], object]], plan: Plan, *, label: str = "") -> Dict[str, List[Sample]]:
-    """Time every step round-robin: each repeat times one block per variant, the order rotating between
-    repeats so no variant always runs first or last. The last warm-up call sizes the blocks."""
-    names = list(steps)
-    iters: Dict[str, int] = {}
-    for name in names:
-        s = None
-        for _ in range(plan.warmup):
-            s = time_block(steps[name], 1)
-        if plan.iters is not None:
-            iters[name] = plan.iters
-        elif s is None or plan.target_s <= 0:
-            iters[name] = 1
-        else:
-            iters[name] = iters_for(s.wall_s, plan.target_s, 1, 50)
-    samples: Dict[str, List[Sample]] = {name: [] for name in names}
-    for rep in range(plan.repeats):
-        shift = rep % len(names)
-        for name in names[shift:] + names[:shift]:
-            samples[name].append(time_block(steps[name], iters[name]))
-        progress(f"{label}round {rep + 1}/{plan.repeats} done")
-    return samples
+    """bench.harness.interleaved over the variants, a progress line on stderr after every round."""
+    return interleave(steps, plan, after_round=lambda rep: progress(f"{label}round {rep + 1}/{plan.repeats} done"))
 
 
 def ratio_key(size: str, variant: str, ref: str, what: str) -> str:
@@ -292,23 +272,12 @@ def evaluate_bars(bars: Sequence[ThroughputBar], mode: str, ratios: Mapping[str,
     for bar in bars:
         if bar.size not in sizes or bar.variant not in variants or bar.ref not in variants:
             continue
-        value = ratios.get(bar.key(mode), math.nan)
-        ok = math.isfinite(value)
-        out.append({"key": bar.key(mode), "value": round(value, 4) if ok else None, "op": ">=",
-                    "limit": bar.limit, "time_ratio_limit": round(1.0 / bar.limit, 4),
-                    "pass": bool(ok and value >= bar.limit)})
+        out.append(bar_verdict(bar.key(mode), ratios.get(bar.key(mode)), bar.limit, at_least=True,
+                               time_ratio_limit=round(1.0 / bar.limit, 4)))
     return out
 
 
 # ---- tables ------------------------------------------------------------------------------------
-def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """First column left-aligned, the others right-aligned, each as wide as its widest cell."""
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-    def line(cells):
-        return " ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([title, line(headers), *(line(r) for r in rows)])
-
-
 def ratio_cells(size: str, mode: str, v: str, ratios: Mapping[str, float]) -> List[str]:
     """time/lora_kr, throughput/lora_kr, throughput/moelora_loop ("1" on the reference's own row)."""
     def get(ref, what):
@@ -365,18 +334,7 @@ def check_common(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
 
 
 def plan_for(args: argparse.Namespace) -> Plan:
-    if args.dry_run:
-        plan = Plan(repeats=1, warmup=1, target_s=0.0)
-    elif args.quick:
-        plan = Plan(repeats=3, warmup=1, target_s=0.0)
-    else:
-        plan = Plan(repeats=5, warmup=2, target_s=2.0)
-    if args.repeats is not None:
-        plan.repeats = args.repeats
-    if args.warmup is not None:
-        plan.warmup = args.warmup
-    plan.iters = args.iters
-    return plan
+    return preset_plan(run_mode(args), PLANS, repeats=args.repeats, warmup=args.warmup, iters=args.iters)
 
 
 def sizes_for(args: argparse.Namespace) -> Dict[str, Size]:

@@ -20,10 +20,11 @@ from torch import nn
 from .cli import require_min
 from .e2e import (
     EOS, PAD, RATIO_HEADERS, RATIO_NOTE, Size, ThroughputBar, add_common_flags, build_variants,
-    TimingLog, check_common, evaluate_bars, finish, fmt_count, format_table, interleaved, paired_ratios,
+    TimingLog, check_common, evaluate_bars, finish, fmt_count, interleaved, paired_ratios,
     param_counts, plan_for, progress, random_inputs, ratio_cells, run_warnings, sizes_for, sync,
     utilisation_warnings,
 )
+from .harness import benchmark_parser, format_table
 from .output import emit_json
 from .timing import torch_threads
 
@@ -84,8 +85,7 @@ class GenerateCall:
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.generate", description=HELP,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser("python -m bench.generate", HELP)
     add_common_flags(p)
     p.add_argument("--batch", type=int, default=None, help="override every size's generation batch")
     p.add_argument("--new-tokens", type=int, default=None, help="override every size's new-token count")

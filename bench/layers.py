@@ -20,8 +20,9 @@ from torch import nn
 from teamlora import TeamLoraConfig, TeamLoraLinear
 
 from .cli import choices, csv_list, require_min
+from .harness import Plan, bar_verdict, benchmark_parser, format_table as aligned_table, interleaved, plan_for, run_mode
 from .output import emit_json, fmt_ratio, print_bars
-from .timing import Sample, contention_report, iters_for, median, paired_ratio, time_block, torch_threads
+from .timing import Sample, contention_report, median, paired_ratio, torch_threads
 
 
 @dataclass(frozen=True)
@@ -239,16 +240,15 @@ def _infer_step(v: Variant, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-@dataclass
-class Settings:
-    repeats: int
-    warmup: int
-    target_s: float  # a timed block lasts about this long (0: blocks of min_iters calls)
-    min_iters: int
-    iters: Optional[int]  # fixed block size (overrides target_s/min_iters)
+# the timed rounds per mode; blocks of up to 200 calls in a full run (a small shape's call is short)
+PLANS = {
+    "dry": Plan(repeats=1, warmup=1, target_s=0.0, min_iters=1, max_iters=200),
+    "quick": Plan(repeats=3, warmup=1, target_s=0.0, min_iters=1, max_iters=200),
+    "full": Plan(repeats=7, warmup=1, target_s=0.5, min_iters=2, max_iters=200),
+}
 
 
-def measure_group(shape: Shape, k: int, r: int, settings: Settings, *, modulelist: bool = True
+def measure_group(shape: Shape, k: int, r: int, plan: Plan, *, modulelist: bool = True
                   ) -> Tuple[List[Variant], Dict[Tuple[str, str], List[Sample]]]:
     """Time every variant x mode of one (shape, k), interleaved; returns samples per (variant, mode)."""
     torch.manual_seed(0)
@@ -256,28 +256,13 @@ def measure_group(shape: Shape, k: int, r: int, settings: Settings, *, modulelis
     x = torch.randn(1, shape.tokens, shape.d_in, requires_grad=True)
     x_infer = x.detach().clone()
     grad_out = torch.randn(1, shape.tokens, shape.d_out)
-    steps: List[Tuple[Tuple[str, str], Callable[[], None]]] = []
+    steps: Dict[Tuple[str, str], Callable[[], None]] = {}
     for v in variants:
-        steps.append(((v.name, "train"), _train_step(v, x, grad_out)))
-        steps.append(((v.name, "infer"), _infer_step(v, x_infer)))
-
-    # Warm-up; the last warm-up call also sizes the timed blocks. In quick and dry runs only the train
-    # steps warm up: an inference step runs the same forward, minus autograd.
-    fixed = settings.iters if settings.iters is not None else (settings.min_iters if settings.target_s <= 0 else None)
-    iters: Dict[Tuple[str, str], int] = {key: fixed for key, _ in steps} if fixed is not None else {}
-    for _ in range(settings.warmup):
-        for key, step in steps:
-            if settings.target_s <= 0 and key[1] != "train":
-                continue
-            s = time_block(step, 1)
-            if fixed is None:
-                iters[key] = iters_for(s.wall_s, settings.target_s, settings.min_iters)
-
-    samples: Dict[Tuple[str, str], List[Sample]] = {key: [] for key, _ in steps}
-    for rep in range(settings.repeats):
-        shift = (rep * 3) % len(steps)  # rotate the order so no variant always runs first or last
-        for key, step in steps[shift:] + steps[:shift]:
-            samples[key].append(time_block(step, iters[key]))
+        steps[(v.name, "train")] = _train_step(v, x, grad_out)
+        steps[(v.name, "infer")] = _infer_step(v, x_infer)
+    # In quick and dry runs (fixed blocks) only the train steps warm up: an inference step runs the same
+    # forward, minus autograd. The order rotates by 3 places a round (train and infer of one variant apart).
+    samples = interleaved(steps, plan, rotate=3, warm=lambda key: plan.target_s > 0 or key[1] == "train")
     return variants, samples
 
 
@@ -288,22 +273,21 @@ def format_table(shape: Shape, k: int, r: int, variants: Sequence[Variant],
     head = (f"== {shape.name}: {shape.d_in} -> {shape.d_out}, {shape.tokens} tokens; k={k}, r={r} (k*r={k * r}); "
             f"{len(samples[(names[0], 'train')])} repeats, {threads} threads ==")
     ref_cols = {"lora_kr": "/LoRA kr", "base": "/base", "moelora_loop": "/MoE loop"}
-    cols = ["variant".ljust(26)]
+    headers, widths = ["variant"], [26]
     for mode in MODES:
-        cols.append(f"{mode} ms".rjust(10))
-        cols += [ref_cols[ref].rjust(9) for ref in refs]
-    cols.append("cpu/wall".rjust(9))
-    lines = [head, " ".join(cols)]
+        headers += [f"{mode} ms", *(ref_cols[ref] for ref in refs)]
+        widths += [10] + [9] * len(refs)
+    headers.append("cpu/wall")
+    widths.append(9)
+    rows = []
     for v in variants:
-        row = [v.label.ljust(26)]
+        row = [v.label]
         for mode in MODES:
-            row.append(f"{1e3 * median(s.wall_s for s in samples[(v.name, mode)]):10.2f}")
-            for ref in refs:
-                row.append(fmt_ratio(paired_ratio(samples[(v.name, mode)], samples[(ref, mode)])).rjust(9))
-        util = median(s.utilisation for mode in MODES for s in samples[(v.name, mode)])
-        row.append(f"{util:9.2f}")
-        lines.append(" ".join(row))
-    return "\n".join(lines)
+            row.append(f"{1e3 * median(s.wall_s for s in samples[(v.name, mode)]):.2f}")
+            row += [fmt_ratio(paired_ratio(samples[(v.name, mode)], samples[(ref, mode)])) for ref in refs]
+        row.append(f"{median(s.utilisation for mode in MODES for s in samples[(v.name, mode)]):.2f}")
+        rows.append(row)
+    return aligned_table(head, headers, rows, min_widths=widths)
 
 
 def group_ratios(shape: Shape, k: int, r: int, names: Sequence[str],
@@ -331,16 +315,12 @@ def evaluate_bars(ratios: Dict[str, float], measured: Sequence[Tuple[str, int, i
             if shape != bar.shape or (bar.k is not None and bar.k != k):
                 continue
             key = bar.key(k, r)
-            value = ratios.get(key, float("nan"))
-            results.append({"key": key, "value": round(value, 4) if math.isfinite(value) else None,
-                            "limit": bar.limit,
-                            "pass": bool(math.isfinite(value) and value <= bar.limit)})
+            results.append(bar_verdict(key, ratios.get(key), bar.limit))
     return results
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.layers", description=HELP,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchmark_parser("python -m bench.layers", HELP)
     p.add_argument("--quick", action="store_true",
                    help="3 repeats of 1 call, train-only warm-up, and only the groups the bars need "
                         "(7b k=4, small k=8) unless --ks is given: a smoke run of about 2 min on 2 idle cores")
@@ -375,21 +355,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return args
 
 
-def settings_for(args: argparse.Namespace) -> Settings:
-    if args.dry_run:
-        s = Settings(repeats=1, warmup=1, target_s=0.0, min_iters=1, iters=None)
-    elif args.quick:
-        s = Settings(repeats=3, warmup=1, target_s=0.0, min_iters=1, iters=None)
-    else:
-        s = Settings(repeats=7, warmup=1, target_s=0.5, min_iters=2, iters=None)
-    if args.repeats is not None:
-        s.repeats = args.repeats
-    if args.warmup is not None:
-        s.warmup = args.warmup
-    s.iters = args.iters
-    if s.iters is None and s.target_s > 0:
-        s.warmup = max(1, s.warmup)  # the warm-up sizes the blocks
-    return s
+def settings_for(args: argparse.Namespace) -> Plan:
+    plan = plan_for(run_mode(args), PLANS, repeats=args.repeats, warmup=args.warmup, iters=args.iters)
+    if plan.iters is None and plan.target_s > 0:
+        plan.warmup = max(1, plan.warmup)  # the warm-up sizes the blocks
+    return plan
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

@@ -2,7 +2,7 @@
 # The multi-task method study: adapters of matched size trained from the same tiny stage-1 base, SEEDS seeds
 # each, scored per task, with expert usage per task and layer on the held-out questions; ends with the report
 # in docs/results.md. Two settings:
-#   interference (default)  python -m llava.data.interference: four tasks that answer the same colour question
+#   interference (default)  python -m llava.data.synthetic.interference: four tasks that answer the same colour question
 #       on the same images under conflicting conventions (a one-word cue), rank r=1 per expert, projector
 #       frozen (only adapters train, so sizes match exactly). First the VALIDATION: per-task oracle LoRAs
 #       (k x rank r, each trained and scored on its own task for STUDY_STEPS steps at batch BATCH/4: the
@@ -72,9 +72,9 @@ fi
 echo "=== study ($SETTING): data and the shared stage-1 base ==="
 STAGES=data,stage1 SEED=0 bash scripts/embedded_default.sh
 if [[ "$SETTING" == interference ]]; then
-    python -m llava.data.interference --out "$STUDY_DATA" --num-train "${INTERFERENCE_TRAIN:-1600}" \
+    python -m llava.data.synthetic.interference --out "$STUDY_DATA" --num-train "${INTERFERENCE_TRAIN:-1600}" \
         --num-test "${INTERFERENCE_TEST:-150}"
-    tasks=($(python -c "from llava.data.interference import RULES; print(*RULES)"))
+    tasks=($(python -c "from llava.data.synthetic.interference import RULES; print(*RULES)"))
 fi
 study_base="$STAGE1_DIR"
 if (( BASE_STEPS > 0 )); then  # one instruction-tuned base shared by every run: the answer format is learnt once

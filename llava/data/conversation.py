@@ -28,6 +28,8 @@ VICUNA_SYSTEM = (
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions."
 )
+# LLaVA-1.5's response-format prompt after a short-answer VQA question (VQAv2, GQA, ...), in training and eval.
+SHORT_ANSWER_PROMPT = "Answer the question using a single word or phrase."
 
 Turn = tuple[str, str]  # (canonical role, text)
 

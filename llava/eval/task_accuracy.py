@@ -19,7 +19,7 @@ from eval.cli import add_allow_missing, percent, run_cli
 from eval.errors import EvalInputError
 from eval.files import check_coverage, load_answers, read_json, read_jsonl, require_fields
 from eval.normalize import normalize_answer
-from llava.data.tasks import TASKS
+from llava.data.synthetic.tasks import TASKS
 
 INFO_NAME = "dataset_info.json"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llava.data.tasks import TASKS
+from llava.data.synthetic.tasks import TASKS
 
 pytestmark = pytest.mark.slow
 

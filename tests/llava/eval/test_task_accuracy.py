@@ -4,7 +4,7 @@ import json
 import pytest
 
 from eval.errors import EvalInputError
-from llava.data.tasks import TASKS
+from llava.data.synthetic.tasks import TASKS
 from llava.eval.task_accuracy import load_chance, main, per_task_accuracy
 
 GT = [

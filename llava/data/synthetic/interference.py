@@ -1,6 +1,6 @@
 """A synthetic multi-task set built for task interference (the method study's data, not the embedded default).
 
-    python -m llava.data.interference --out playground/data/interference --num-train 2000 --num-test 150
+    python -m llava.data.synthetic.interference --out playground/data/interference --num-train 2000 --num-test 150
 
 Every task asks the same question about the same kind of image (one shape; "What colour is the shape?")
 and answers from the same four colour words, but under its own convention, named by one cue word in
@@ -25,11 +25,8 @@ Each item draws from its own ``random.Random("<seed>/<split>/<index>")``: same s
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -37,10 +34,13 @@ from typing import Mapping, Optional, Sequence
 
 from tqdm import tqdm
 
-from .scenes import COLOURS, Scene, random_background, random_shape
-from .synthetic import conversation
-from .synthetic_files import ImageWriter, item_rng, write_json, write_jsonl
-from .tasks import SHORT_ANSWER_PROMPT, TASKS, Example
+from llava.data.conversation import SHORT_ANSWER_PROMPT
+
+from .cli import generator_parser, run_generator
+from .files import ImageWriter, already_generated, conversation, generation_args, item_rng, remove_generated
+from .files import write_json, write_jsonl
+from .scenes import COLOURS, centred_shape_scene
+from .tasks import TASKS, Example
 
 GENERATOR_VERSION = 1  # bump when the output for a given seed changes
 CYCLE = tuple(COLOURS)  # red, green, blue, yellow
@@ -62,13 +62,6 @@ def question_text(phrasing: str, rule: str) -> str:
     return f"{phrasing} Rule: {rule}.\n{SHORT_ANSWER_PROMPT}"
 
 
-def sample_scene(rng: random.Random) -> Scene:
-    """One shape near the middle (as the default's colour task draws it)."""
-    cx, cy = 0.5 + rng.uniform(-0.1, 0.1), 0.5 + rng.uniform(-0.1, 0.1)
-    shape = random_shape(rng, cx, cy, rng.uniform(0.3, 0.45))
-    return Scene((shape,), background=random_background(rng), places=("in the middle",))
-
-
 @dataclass(frozen=True)
 class Paths:
     root: Path
@@ -86,17 +79,12 @@ class Paths:
         return self.root if task is None else self.root / TASK_DIR / task
 
 
-def _generation_args(num_train: int, num_test: int, seed: int, image_size: int) -> dict:
-    return {"num_train": num_train, "num_test": num_test, "seed": seed, "image_size": image_size,
-            "generator_version": GENERATOR_VERSION, "kind": "interference"}
-
-
 def _image_records(writer: ImageWriter, split: str, count: int, seed: int):
     """count images; per image and rule: (image file, phrasing, rule, answer)."""
     items = []
     for i in tqdm(range(count), desc=f"{split} images", unit="img"):
         rng = item_rng(seed, f"interference-{split}", i)
-        scene = sample_scene(rng)
+        scene = centred_shape_scene(rng)  # as the default's colour task draws it
         name = writer.write(f"{split}_{i:06d}.png", Example("colour", scene, "", scene.shapes[0].colour, ()))
         for rule in RULES:
             items.append((name, rng.choice(QUESTIONS), rule, apply_rule(rule, scene.shapes[0].colour)))
@@ -124,16 +112,10 @@ def generate_interference(out_dir: str | Path, num_train: int = 2000, num_test: 
     if num_train < 1 or num_test < 1 or image_size < 16:
         raise ValueError(f"need num_train >= 1, num_test >= 1, image_size >= 16; got {num_train}, {num_test}, {image_size}")
     paths = Paths(Path(out_dir))
-    args = _generation_args(num_train, num_test, seed, image_size)
-    if paths.info.exists() and not overwrite:
-        existing = json.loads(paths.info.read_text()).get("args")
-        if existing == args:
-            return paths
-        raise FileExistsError(f"{paths.info} was generated with {existing}, not {args}; pass --overwrite")
-    for folder in (paths.images, paths.root / "test", paths.root / TASK_DIR):  # only what this writes
-        shutil.rmtree(folder, ignore_errors=True)
-    for file in (paths.info, paths.root / "train.json"):
-        file.unlink(missing_ok=True)
+    args = generation_args(GENERATOR_VERSION, num_train, num_test, seed, image_size, kind="interference")
+    if already_generated(paths.info, args, overwrite):
+        return paths
+    remove_generated((paths.images, paths.root / "test", paths.root / TASK_DIR), (paths.info, paths.root / "train.json"))
 
     writer = ImageWriter(paths.images, image_size)
     train = [{"id": f"{image[:-4]}_{rule}", "image": image,
@@ -158,15 +140,10 @@ def generate_interference(out_dir: str | Path, num_train: int = 2000, num_test: 
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Paths:
-    parser = argparse.ArgumentParser(prog="python -m llava.data.interference", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="playground/data/interference", help="output directory")
-    parser.add_argument("--num-train", type=int, default=2000,
-                        help=f"training images; each gives {len(RULES)} records (one per rule)")
-    parser.add_argument("--num-test", type=int, default=150, help="held-out images = questions per task")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--overwrite", action="store_true", help="regenerate even if the out dir matches")
+    parser = generator_parser("python -m llava.data.synthetic.interference", __doc__,
+                              out="playground/data/interference", num_train=2000, num_test=150,
+                              num_train_help=f"training images; each gives {len(RULES)} records (one per rule)",
+                              num_test_help="held-out images = questions per task")
     args = parser.parse_args(argv)
     paths = generate_interference(args.out, args.num_train, args.num_test, args.seed, args.image_size, args.overwrite)
     print(f"interference set ready in {paths.root} ({len(RULES)} tasks: {', '.join(RULES)})")
@@ -174,6 +151,4 @@ def main(argv: Optional[Sequence[str]] = None) -> Paths:
 
 
 if __name__ == "__main__":
-    from llava.entry import run_entry
-
-    run_entry(main, ValueError, FileExistsError)
+    run_generator(main)

@@ -1,8 +1,10 @@
-"""Where the synthetic dataset's files live, and the small writers shared by its generators."""
+"""Where the synthetic dataset's files live, and the small pieces shared by its generators
+(image and JSON writers, LLaVA's record format, reuse of a set already generated)."""
 from __future__ import annotations
 
 import json
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -74,6 +76,43 @@ class ImageWriter:
 
 def item_rng(seed: int, split: str, index: int | str) -> random.Random:
     return random.Random(f"{seed}/{split}/{index}")
+
+
+def conversation(*turns: tuple[str, str]) -> list[dict[str, str]]:
+    """[(human, gpt), ...] -> LLaVA's alternating {"from", "value"} list."""
+    out = []
+    for human, gpt in turns:
+        out += [{"from": "human", "value": human}, {"from": "gpt", "value": gpt}]
+    return out
+
+
+def generation_args(version: int, num_train: int, num_test: int, seed: int, image_size: int,
+                    **extra: str) -> dict[str, Any]:
+    """What dataset_info.json records as "args": a set is reused only when all of it matches."""
+    return {"num_train": num_train, "num_test": num_test, "seed": seed, "image_size": image_size,
+            "generator_version": version, **extra}
+
+
+def already_generated(info_json: Path, args: dict[str, Any], overwrite: bool) -> bool:
+    """True when ``info_json`` (written last, so the set is complete) records ``args``.
+
+    A set generated with other arguments is refused unless ``overwrite``, so a changed flag
+    never silently trains on stale data.
+    """
+    if overwrite or not info_json.exists():
+        return False
+    existing = json.loads(info_json.read_text()).get("args")
+    if existing == args:
+        return True
+    raise FileExistsError(f"{info_json} was generated with {existing}, not {args}; pass overwrite=True (--overwrite)")
+
+
+def remove_generated(folders: Iterable[Path], files: Iterable[Path]) -> None:
+    """Delete only what a generator writes (never the whole out dir, which may hold the user's files)."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    for file in files:
+        file.unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -9,33 +9,26 @@ is byte-identical for a seed whatever else changes.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import random
-import shutil
 from pathlib import Path
 from typing import Optional, Sequence
 
 from tqdm import tqdm
 
+from llava.data.conversation import SHORT_ANSWER_PROMPT
+
+from .benchmarks import write_mmvet, write_vqav2
+from .cli import generator_parser
+from .files import DatasetPaths, ImageWriter, already_generated, conversation, generation_args, item_rng
+from .files import remove_generated, write_json, write_jsonl
 from .scenes import caption
-from .synthetic_benchmarks import write_mmvet, write_vqav2
-from .synthetic_files import DatasetPaths, ImageWriter, item_rng, write_json, write_jsonl
-from .tasks import CAPTION, SHORT_ANSWER_PROMPT, TASKS, sample_example, sample_text_only
+from .tasks import CAPTION, TASKS, sample_example, sample_text_only
 
 GENERATOR_VERSION = 1  # bump when the output for a given seed changes
 CAPTION_SHARE = 0.25  # of stage-2 image records: captions make a tiny model look at the image
 SHORT_PROMPT_SHARE = 0.8  # of stage-2 questions carrying SHORT_ANSWER_PROMPT (MM-Vet questions don't)
 MULTI_TURN_SHARE = 0.1  # of stage-2 questions followed by a second turn asking for a caption
 TEXT_ONLY_SHARE = 0.02  # extra text-only records, relative to num_train
-
-
-def conversation(*turns: tuple[str, str]) -> list[dict[str, str]]:
-    """[(human, gpt), ...] -> LLaVA's alternating {"from", "value"} list."""
-    out = []
-    for human, gpt in turns:
-        out += [{"from": "human", "value": human}, {"from": "gpt", "value": gpt}]
-    return out
 
 
 def _train_records(writer: ImageWriter, num_train: int, seed: int):
@@ -88,19 +81,6 @@ def _test_records(writer: ImageWriter, num_test: int, seed: int):
     return questions, answers
 
 
-def _generation_args(num_train: int, num_test: int, seed: int, image_size: int) -> dict[str, int]:
-    return {"num_train": num_train, "num_test": num_test, "seed": seed, "image_size": image_size,
-            "generator_version": GENERATOR_VERSION}
-
-
-def _remove_generated(paths: DatasetPaths) -> None:
-    """Delete only what this generator writes (never the whole out dir)."""
-    for folder in (paths.image_folder, paths.test_questions.parent, paths.mmvet_dir, paths.vqav2_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-    for file in (paths.info_json, paths.pretrain_json, paths.train_json):
-        file.unlink(missing_ok=True)
-
-
 def generate_dataset(
     out_dir: str | Path,
     num_train: int = 20000,
@@ -113,15 +93,11 @@ def generate_dataset(
     if num_train < 0 or num_test < 1 or image_size < 16:
         raise ValueError(f"need num_train >= 0, num_test >= 1, image_size >= 16; got {num_train}, {num_test}, {image_size}")
     paths = DatasetPaths.under(out_dir)
-    args = _generation_args(num_train, num_test, seed, image_size)
-    if paths.info_json.exists() and not overwrite:
-        existing = json.loads(paths.info_json.read_text()).get("args")
-        if existing == args:
-            return paths
-        raise FileExistsError(
-            f"{paths.info_json} was generated with {existing}, not {args}; pass overwrite=True (--overwrite)"
-        )
-    _remove_generated(paths)
+    args = generation_args(GENERATOR_VERSION, num_train, num_test, seed, image_size)
+    if already_generated(paths.info_json, args, overwrite):
+        return paths
+    remove_generated((paths.image_folder, paths.test_questions.parent, paths.mmvet_dir, paths.vqav2_dir),
+                     (paths.info_json, paths.pretrain_json, paths.train_json))
 
     writer = ImageWriter(paths.image_folder, image_size)
     pretrain, train, train_counts = _train_records(writer, num_train, seed)
@@ -151,20 +127,11 @@ def generate_dataset(
 
 
 def main(argv: Optional[Sequence[str]] = None) -> DatasetPaths:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="playground/data/synthetic", help="output directory")
-    parser.add_argument("--num-train", type=int, default=20000, help="training images (one stage-2 record each)")
-    parser.add_argument("--num-test", type=int, default=200, help="held-out questions per task")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--overwrite", action="store_true", help="regenerate even if the out dir matches")
+    parser = generator_parser("python -m llava.data.synthetic", __doc__, out="playground/data/synthetic",
+                              num_train=20000, num_test=200,
+                              num_train_help="training images (one stage-2 record each)",
+                              num_test_help="held-out questions per task")
     args = parser.parse_args(argv)
     paths = generate_dataset(args.out, args.num_train, args.num_test, args.seed, args.image_size, args.overwrite)
     print(f"dataset ready in {paths.root}")
     return paths
-
-
-if __name__ == "__main__":
-    from llava.entry import run_entry
-
-    run_entry(main, ValueError, FileExistsError)  # bad sizes; a dataset made with other flags: named in the message

@@ -11,11 +11,9 @@ from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
 from .scenes import COLOURS, DIGIT_INKS, NUMBER_WORDS, SHAPES, Digit, Scene, caption, caption_keywords
-from .scenes import random_background, random_shape
+from .scenes import centred_shape_scene, random_background, random_shape
 
 CAPTION = "caption"
-# LLaVA-1.5 appends this to short-answer VQA questions; we do the same (mostly) in training.
-SHORT_ANSWER_PROMPT = "Answer the question using a single word or phrase."
 
 
 @dataclass(frozen=True)
@@ -97,21 +95,14 @@ CAPTION_QUESTIONS = (
 CAPTION_CAPABILITIES = ("gen", "rec")
 
 
-def _single_centred(rng: random.Random) -> Scene:
-    """One shape near the middle: used by the colour and shape tasks."""
-    cx, cy = 0.5 + rng.uniform(-0.1, 0.1), 0.5 + rng.uniform(-0.1, 0.1)
-    shape = random_shape(rng, cx, cy, rng.uniform(0.3, 0.45))
-    return Scene((shape,), background=random_background(rng), places=("in the middle",))
-
-
 def _colour(rng: random.Random) -> Example:
-    scene = _single_centred(rng)
+    scene = centred_shape_scene(rng)
     colour = scene.shapes[0].colour
     return Example("colour", scene, rng.choice(TASKS["colour"].questions), colour, (colour.capitalize(),))
 
 
 def _shape(rng: random.Random) -> Example:
-    scene = _single_centred(rng)
+    scene = centred_shape_scene(rng)
     kind = scene.shapes[0].kind
     return Example("shape", scene, rng.choice(TASKS["shape"].questions), kind, (f"a {kind}",))
 

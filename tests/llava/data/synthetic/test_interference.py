@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llava.data.interference import CYCLE, RULES, apply_rule, generate_interference, main, question_text
-from llava.data.scenes import COLOURS
-from llava.data.tasks import SHORT_ANSWER_PROMPT
+from llava.data.conversation import SHORT_ANSWER_PROMPT
+from llava.data.synthetic.interference import CYCLE, RULES, apply_rule, generate_interference, main, question_text
+from llava.data.synthetic.scenes import COLOURS
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 

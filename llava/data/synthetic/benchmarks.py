@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import random
 
-from .synthetic_files import DatasetPaths, ImageWriter, item_rng, write_json, write_jsonl
-from .tasks import CAPTION, SHORT_ANSWER_PROMPT, TASKS, Example, capabilities, sample_example
+from llava.data.conversation import SHORT_ANSWER_PROMPT
+
+from .files import DatasetPaths, ImageWriter, item_rng, write_json, write_jsonl
+from .tasks import CAPTION, TASKS, Example, capabilities, sample_example
 
 VQA_NUM_ANSWERS = 10  # VQAv2 collects ten human answers per question
 

@@ -53,6 +53,13 @@ def random_background(rng: random.Random) -> int:
     return rng.randint(232, 255)
 
 
+def centred_shape_scene(rng: random.Random) -> Scene:
+    """One shape near the middle: what the colour and shape questions (and the interference set) ask about."""
+    cx, cy = 0.5 + rng.uniform(-0.1, 0.1), 0.5 + rng.uniform(-0.1, 0.1)
+    shape = random_shape(rng, cx, cy, rng.uniform(0.3, 0.45))
+    return Scene((shape,), background=random_background(rng), places=("in the middle",))
+
+
 def render_scene(scene: Scene, image_size: int, font: ImageFont.ImageFont) -> Image.Image:
     """Draw the scene as an RGB image of side ``image_size``; ``font`` draws the digit."""
     grey = scene.background

@@ -28,7 +28,8 @@ ALPHA_PER_RANK = 2.0  # alpha unset -> 2 * r, i.e. scaling 2, what LLaVA-1.5's L
 
 @dataclass
 class TeamLoraConfig:
-    """Adapter configuration (DESIGN §2). Every field's help text says what it means and its default.
+    """Adapter configuration (the math: docs/design.md#adapter-math). Every field's help text says what it
+    means and its default.
 
     The two TeamLoRA variants, per token, with phi = softmax(router(x)) (..., k) and M the k x k
     interaction matrix:
@@ -45,7 +46,7 @@ class TeamLoraConfig:
     """
 
     method: str = field(default="teamlora", metadata={
-        "help": "Adapter method: lora | moelora | hydralora | teamlora (DESIGN §2 table)."})
+        "help": "Adapter method: lora | moelora | hydralora | teamlora (docs/design.md#adapter-math)."})
     r: int = field(default=32, metadata={
         "help": "Rank PER EXPERT (for lora: the rank). TeamLoRA's shared A has num_experts * r rows."})
     num_experts: Optional[int] = field(default=None, metadata={

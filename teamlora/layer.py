@@ -1,7 +1,8 @@
 """The adapted Linear: LoRA, MoELoRA, HydraLoRA and TeamLoRA behind one fused forward.
 
-Notation (DESIGN §2): x (..., d_in); shared/stacked A (a_rows x d_in); B = [B_1 .. B_k] (d_out x k*r);
-phi = router(x) (..., k) in float32; omega (..., k) the weights applied to the experts:
+Notation (docs/design.md#adapter-math): x (..., d_in); shared/stacked A (a_rows x d_in);
+B = [B_1 .. B_k] (d_out x k*r); phi = router(x) (..., k) in float32; omega (..., k) the weights applied to
+the experts:
 
     paper (and MoELoRA/HydraLoRA with M absent):  omega = M phi
     authors:  m = phi M (m_j = sum_i phi_i M_ij, the authors' einsum);  omega = k * m / sum_j m_j

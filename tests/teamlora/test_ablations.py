@@ -1,4 +1,5 @@
-"""The paper's ablation grid collapses under DESIGN §2's math; these tests pin exactly how.
+"""The paper's ablation grid collapses under the adapter math (docs/design.md#adapter-math); these
+tests pin exactly how.
 
 "Collaboration only" (shared A / split B, plain softmax router, no interaction matrix) is teamlora with
 use_interaction=False. Its shared (k*r)-row A split into contiguous chunks is MoELoRA's k stacked A's,

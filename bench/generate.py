@@ -30,7 +30,7 @@ from .timing import torch_threads
 
 MODE = "generate"
 
-# DESIGN §5 (speed): the fused TeamLoRA costs about what LoRA of rank k*r costs, in generation as well.
+# Speed bar (docs/design.md#speed-bars): the fused TeamLoRA costs about what LoRA of rank k*r costs, in generation as well.
 BARS = (ThroughputBar("mid", "teamlora", "lora_kr", 0.95),)
 
 HELP = """\
@@ -54,7 +54,7 @@ Method: every variant of a size is built from the same seeded base model (frozen
 calls are timed round-robin (the order rotates between rounds) after warm-up; throughput is the median
 over rounds; ratios are paired per round (time ratio and throughput ratio = 1 / time ratio, over
 lora_kr and over moelora_loop). CPU/wall is recorded per block (a warning flags contention).
-Bar (DESIGN §5; PASS/FAIL printed, the exit code does not change):
+Bar (docs/design.md#speed-bars; PASS/FAIL printed, the exit code does not change):
   mid: teamlora generation throughput >= 0.95x lora_kr  (time ratio <= 1.053)
 JSON keys (last line): <size>_<variant>_{new_tokens_per_s,trainable_params,total_params},
 <size>_<variant>_over_<lora_kr|moelora_loop>_generate_{time,throughput}, bars, threads, repeats,

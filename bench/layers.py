@@ -62,7 +62,7 @@ class Bar:
         return ratio_key(self.shape, k, r, self.variant, self.ref, self.mode)
 
 
-# DESIGN §5 (speed): fused TeamLoRA costs no more than LoRA of rank k*r; where the adapters are a large
+# Speed bars (docs/design.md#speed-bars): fused TeamLoRA costs no more than LoRA of rank k*r; where the adapters are a large
 # share of the step (small shape, k=8, r=16) it clearly beats the per-expert MoELoRA loop.
 BARS = (
     Bar("7b", None, "teamlora", "lora_kr", "train", 1.08),
@@ -101,7 +101,7 @@ round; the table also shows median milliseconds per call. Process CPU time is re
 wall time: CPU/wall well below the thread count means other processes took the cores.
 Before timing, fused and loop outputs are checked to agree (the benchmark refuses to compare
 layers that compute different things).
-Bars (DESIGN §5), PASS/FAIL printed after the tables:
+Bars (docs/design.md#speed-bars), PASS/FAIL printed after the tables:
   7b shape, every k:   teamlora / lora_kr <= 1.08, train and infer
   small shape, k=8:    teamlora / moelora_loop <= 0.75 train, <= 0.80 infer
 JSON keys (last line): <shape>k<k>r<r>_<variant>_over_<ref>_<train|infer>, where <shape> is empty

@@ -10,7 +10,7 @@ def fmt_ratio(x: Optional[float]) -> str:
     return f"{x:.3f}" if x is not None and math.isfinite(x) else "-"
 
 
-def print_bars(bars: Sequence[dict], title: str = "Bars (DESIGN §5):") -> None:
+def print_bars(bars: Sequence[dict], title: str = "Bars (docs/design.md#speed-bars):") -> None:
     """One PASS/FAIL line per bar dict (key, value, limit, pass; op, when given, e.g. ">=")."""
     print(title)
     for b in bars:

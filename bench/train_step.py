@@ -35,7 +35,7 @@ MODE = "train"
 MIB = 1024 * 1024
 LR = 1e-4
 
-# DESIGN §5 (speed, end to end): TeamLoRA training throughput >= 0.95x LoRA of equal parameters (rank k*r),
+# Speed bars, end to end (docs/design.md#speed-bars): TeamLoRA training throughput >= 0.95x LoRA of equal parameters (rank k*r),
 # and clearly above the per-expert MoELoRA loop, at the mid size (the tiny one is overhead-dominated).
 BARS = (
     ThroughputBar("mid", "teamlora", "lora_kr", 0.95),
@@ -79,7 +79,7 @@ the ~300 MiB of imported libraries and the model; the step figure is activations
 optimizer state). On CUDA:
 torch.cuda.max_memory_allocated() after reset_peak_memory_stats(), and its increase over the memory
 allocated before the first step.
-Bars (DESIGN §5; PASS/FAIL printed, the exit code does not change):
+Bars (docs/design.md#speed-bars; PASS/FAIL printed, the exit code does not change):
   mid: teamlora throughput >= 0.95x lora_kr  (time ratio <= 1.053)
   mid: teamlora throughput >= 1.15x moelora_loop  (time ratio <= 0.870)
 JSON keys (last line): <size>_<variant>_{samples_per_s,tokens_per_s,trainable_params,total_params,

@@ -18,7 +18,7 @@ the tiny FFN (256 -> 688 -> 256, 2 blocks): LoRA(k*r) and the oracle are 3% belo
 30% below at r = 1. Scaling is alpha / r with alpha unset = 2r (TeamLoraConfig's
 default), except moelora_xk (alpha = 2rk). Learning rates are the embedded default's.
 
-The paper's two ablations need no runs of their own under DESIGN §2's math:
+The paper's two ablations need no runs of their own under the adapter math (docs/design.md#adapter-math):
   collaboration only (shared A / split B, plain softmax router) = teamlora_paper --use_interaction False,
       which is MoELoRA weight for weight (tests/teamlora/test_ablations.py);
   competition only (MoELoRA + Shapley router + interaction matrix) = TeamLoRA itself, since MoELoRA's

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
+from eval import jsonl
 from eval.errors import EvalInputError
 
 
@@ -22,27 +23,8 @@ def read_json(path: str | Path) -> Any:
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for every non-blank line of a JSONL file."""
-    path = Path(path)
-    try:
-        f = path.open("rb")  # decoded line by line, so a bad byte is reported with its line number
-    except FileNotFoundError:
-        raise EvalInputError(f"{path}: file not found") from None
-    with f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise EvalInputError(f"{path}:{lineno}: not UTF-8 text (byte {e.start}: {e.reason})") from None
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise EvalInputError(f"{path}:{lineno}: not valid JSON ({e})") from None
-            if not isinstance(record, dict):
-                raise EvalInputError(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, record
+    """Yield (line number, object) for every non-blank line of a JSONL file; errors are EvalInputErrors."""
+    return jsonl.read_jsonl(path, EvalInputError)
 
 
 def require_fields(record: dict, fields: tuple[str, ...], where: str) -> None:

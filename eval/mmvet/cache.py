@@ -4,16 +4,18 @@ One line per grade, written and flushed to disk the moment it arrives. A grade
 is reused only when question id, judge, run index and the hash of
 (prediction, ground truth, prompt) all match, so an edited answer, or a switch
 between MM-Vet's prompt and the project's, is graded again. The file is read as
-bytes: a last line cut anywhere (inside a multi-byte UTF-8 character too) is
-dropped with a warning and regraded.
+bytes (eval.jsonl's append log): a last line cut anywhere (inside a multi-byte
+UTF-8 character too) is dropped with a warning and regraded.
 """
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
 from eval.errors import EvalInputError
+from eval.jsonl import JsonlAppender, repair_append_log
+
+CORRUPT = "{path}:{lineno}: corrupt cache line (delete the file to regrade everything)"
 
 
 def content_hash(prediction: str, ground_truth: str, prompt: str = "") -> str:
@@ -26,36 +28,21 @@ def _key(entry: dict) -> tuple:
     return entry["id"], entry["judge"], entry["run"], entry["hash"]
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)  # the grader reports on stderr, not through logging
+
+
 class GradeCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._entries: dict[tuple, dict] = {}
-        if self.path.exists():
-            self._load()
-        self._file = self.path.open("a", encoding="utf-8")
-
-    def _load(self) -> None:
-        raw = self.path.read_bytes()
-        complete, newline, tail = raw.rpartition(b"\n")
-        for lineno, line in enumerate(complete.split(b"\n") if newline else [], start=1):
-            if line.strip():
-                self._remember(line, lineno)
-        if tail.strip():
-            # The unterminated last line is what a kill mid-write leaves behind.
-            lineno = complete.count(b"\n") + 1 + bool(newline)
-            print(f"warning: {self.path}:{lineno}: dropping a half-written last line",
-                  file=sys.stderr)
-            with self.path.open("r+b") as f:
-                f.truncate(len(complete) + len(newline))
-
-    def _remember(self, line: bytes, lineno: int) -> None:
-        try:
-            entry = json.loads(line)
-            self._entries[_key(entry)] = entry
-        except (ValueError, KeyError, TypeError):
-            raise EvalInputError(f"{self.path}:{lineno}: corrupt cache line "
-                                 "(delete the file to regrade everything)") from None
+        log = repair_append_log(self.path, EvalInputError, corrupt=CORRUPT, warn=_warn)
+        for line in log.lines:
+            try:
+                self._entries[_key(line.record)] = line.record
+            except (KeyError, TypeError):  # JSON, but not a grade
+                raise EvalInputError(CORRUPT.format(path=self.path, lineno=line.lineno)) from None
+        self._file = JsonlAppender(self.path)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -65,9 +52,7 @@ class GradeCache:
 
     def add(self, entry: dict) -> None:
         self._entries[_key(entry)] = entry
-        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._file.append([entry])  # on disk before the next request
 
     def close(self) -> None:
         self._file.close()

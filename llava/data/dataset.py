@@ -33,6 +33,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from eval.jsonl import parse_jsonl
 from llava.data.conversation import ConversationTemplate
 from llava.data.errors import BadSampleError, DatasetFileError, DatasetValidationError, SkipCounter
 from llava.data.events import record_event
@@ -82,20 +83,18 @@ def _parse_json_list(text: str, data_path: str) -> tuple[list[dict], list[str]]:
     return records, [f"item {i}" for i in range(len(records))]
 
 
+# The JSON list's wording ("malformed JSON at line N"), so both formats read alike.
+_JSONL_NOT_JSON = "{path}: malformed JSON at line {lineno} column {colno}: {msg}"
+_JSONL_NOT_OBJECT = "{path}: line {lineno} is a {type}, expected an object"
+
+
 def _parse_jsonl(text: str, data_path: str) -> tuple[list[dict], list[str]]:
     lines = text.splitlines()
     records, places = [], []
     progress = tqdm(lines, desc=f"reading {os.path.basename(data_path)}", unit="line", leave=False,
                     disable=len(lines) < _PROGRESS_MIN_RECORDS)
-    for lineno, line in enumerate(progress, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DatasetFileError(f"{data_path}: malformed JSON at line {lineno} column {e.colno}: {e.msg}") from None
-        if not isinstance(record, dict):
-            raise DatasetFileError(f"{data_path}: line {lineno} is a {type(record).__name__}, expected an object")
+    for lineno, record in parse_jsonl(progress, data_path, DatasetFileError, not_json=_JSONL_NOT_JSON,
+                                      not_object=_JSONL_NOT_OBJECT):
         records.append(record)
         places.append(f"line {lineno}")
     return records, places

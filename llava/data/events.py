@@ -15,7 +15,7 @@ import socket
 from pathlib import Path
 from typing import Iterator, Optional
 
-from llava.append_log import read_append_log
+from eval.jsonl import read_append_log
 
 logger = logging.getLogger(__name__)
 

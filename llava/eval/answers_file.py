@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-from pathlib import Path
-from typing import Iterable
 
-from llava.append_log import repair_append_log
-
-logger = logging.getLogger(__name__)
+from eval.jsonl import repair_append_log
 
 
 class AnswersFileError(ValueError):
@@ -48,27 +43,3 @@ def answer_id(model_id: str, question_id, prompt: str, text: str) -> str:
     digest = hashlib.sha1(json.dumps([model_id, str(question_id), prompt, text]).encode("utf-8"))
     return digest.hexdigest()[:22]
 
-
-class AnswerWriter:
-    """Appends answer records; ``write_batch`` makes a batch durable before returning."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
-
-    def write_batch(self, records: Iterable[dict]) -> None:
-        # One write per batch: a kill can tear at most the last line, which answered_ids repairs.
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        self._file.write(text)
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> "AnswerWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

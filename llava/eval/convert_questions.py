@@ -22,7 +22,6 @@ import argparse
 import base64
 import binascii
 import io
-import json
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
@@ -31,6 +30,7 @@ from tqdm import tqdm
 
 from eval.errors import EvalInputError
 from eval.files import read_json, read_jsonl
+from eval.jsonl import write_jsonl
 from eval.mmbench import OPTION_COLUMNS, load_mmbench_tsv
 
 LETTER_PROMPT = "Answer with the option's letter from the given choices directly."
@@ -91,17 +91,6 @@ def unique_id_questions(src: str | Path, counts: dict) -> Iterator[dict]:
             record = {**record, "question_id": f"{qid}#{k}"}
             counts["renamed"] = counts.get("renamed", 0) + 1
         yield record
-
-
-def write_jsonl(path: str | Path, rows: Iterator[dict]) -> int:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    return n
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -23,12 +23,13 @@ from typing import Optional, Sequence
 
 import torch
 
+from eval.jsonl import JsonlAppender
 from llava.data.conversation import SHORT_ANSWER_PROMPT, get_template
 from llava.data.dataset import ASPECT_RATIOS
 from llava.model.checkpoint import load_pretrained_model, pick_device_dtype
 from llava.model.input_format import check_image_tokens, effective_input_format
 
-from .answers_file import AnswersFileError, AnswerWriter, answer_id, answered_ids
+from .answers_file import AnswersFileError, answer_id, answered_ids
 from .generate import Sampling, generate_batches
 from .questions import Question, QuestionFileError, check_images, get_chunk, read_questions, with_suffix
 
@@ -92,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
         model, processor, questions, template=template, image_folder=args.image_folder,
         batch_size=args.batch_size, sampling=sampling, image_aspect_ratio=fmt.image_aspect_ratio,
     )
-    with AnswerWriter(args.answers_file) as writer:
+    with JsonlAppender(args.answers_file) as writer:  # each batch durable before the next
         for batch in batches:
-            writer.write_batch(answer_record(q, q.text, text, model_id) for q, text in batch)
+            writer.append(answer_record(q, q.text, text, model_id) for q, text in batch)
             written += len(batch)
     return written
 

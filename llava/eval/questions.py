@@ -5,11 +5,11 @@ Anything else in the record is kept in ``extra`` (it never reaches the model).
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from eval.jsonl import read_jsonl
 from llava.entry import FlagError
 
 
@@ -63,26 +63,15 @@ def parse_question(record: Any, where: str) -> Question:
 def read_questions(path: str | os.PathLike) -> list[Question]:
     """Every question of a JSONL file, validated; duplicate ids are an error (resume relies on ids)."""
     name = os.fspath(path)
-    try:
-        f = open(name, encoding="utf-8")
-    except FileNotFoundError:
-        raise QuestionFileError(f"{name}: question file not found") from None
     questions: list[Question] = []
     seen: dict[str, str] = {}
-    with f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{name}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise QuestionFileError(f"{where}: not valid JSON ({e.msg}, column {e.colno})") from None
-            question = parse_question(record, where)
-            if question.key in seen:
-                raise QuestionFileError(f"{where}: question {question.question_id!r} repeats {seen[question.key]}")
-            seen[question.key] = where
-            questions.append(question)
+    for lineno, record in read_jsonl(name, QuestionFileError):
+        where = f"{name}:{lineno}"
+        question = parse_question(record, where)
+        if question.key in seen:
+            raise QuestionFileError(f"{where}: question {question.question_id!r} repeats {seen[question.key]}")
+        seen[question.key] = where
+        questions.append(question)
     if not questions:
         raise QuestionFileError(f"{name}: no questions")
     return questions

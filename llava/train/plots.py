@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on training nodes
 import matplotlib.pyplot as plt  # noqa: E402
 
-from llava.append_log import read_append_log  # noqa: E402
+from eval.jsonl import read_append_log  # noqa: E402
 
 EXPERT_STATS_FILE = "expert_stats.jsonl"  # one line per logging step: mean phi per routed layer
 
@@ -34,7 +34,7 @@ def plot_loss_curve(log_history: Sequence[dict], path: str | Path, title: str = 
 
 def read_expert_stats(path: str | Path) -> List[dict]:
     """The records of an expert_stats.jsonl ([] when absent). A torn last line (a killed run) is left out;
-    a corrupt line before the end is an AppendLogError naming the file and line."""
+    a corrupt line before the end is a JsonlError naming the file and line."""
     return read_append_log(path).records
 
 

@@ -22,7 +22,7 @@ from transformers import Trainer
 from transformers.trainer_callback import TrainerState
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from llava.append_log import keep_records
+from eval.jsonl import keep_records
 from llava.data.sampler import ModalityLengthGroupedSampler
 from llava.model.builder import PROJECTOR_PREFIX, load_projector
 from llava.model.checkpoint import PROJECTOR_NAME, BaseModelSpec, write_run_info

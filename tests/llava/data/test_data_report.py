@@ -50,13 +50,13 @@ def test_torn_event_line_is_left_out_and_clear_forgets(tmp_path):
 
 
 def test_corrupt_event_line_before_the_end_is_named(tmp_path):
-    from llava.append_log import AppendLogError
+    from eval.jsonl import JsonlError
 
     folder = tmp_path / "events"
     record_event(str(folder), "corrupt_image", "a")
     path = next(folder.glob("*.jsonl"))
     path.write_bytes(b"garbage\n" + path.read_bytes())  # not what a kill leaves: never skipped silently
-    with pytest.raises(AppendLogError, match=rf"{path.name}:1: corrupt line"):
+    with pytest.raises(JsonlError, match=rf"{path.name}:1: corrupt line"):
         list(read_events(str(folder)))
 
 

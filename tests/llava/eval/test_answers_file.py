@@ -1,12 +1,12 @@
-"""Append-only files cut by a kill at any byte, a multi-byte character included: the torn last line is redone,
-a corrupt line before the end stops with its line number."""
+"""The answers file of model_vqa: cut by a kill at any byte (a multi-byte character included) it resumes
+with the torn question redone; a corrupt line before the end stops with its line number."""
 import json
 
 import pytest
 
-from llava.append_log import AppendLogError, keep_records, read_append_log, repair_append_log
 from llava.eval.answers_file import AnswersFileError, answered_ids
-from llava.train.plots import mean_expert_weights, read_expert_stats
+
+from .eval_fixtures import make_eval_setup, run_vqa
 
 RECORDS = [{"question_id": 1, "text": "café"}, {"question_id": "b", "text": "ja, größer"},
            {"question_id": 3, "text": "猫が二匹"}]
@@ -40,43 +40,7 @@ def test_a_torn_character_before_the_end_is_corruption_with_its_line(tmp_path):
     assert path.read_bytes() == first + second[:cut] + b"\n" + third  # nothing repaired behind the user's back
 
 
-def test_repair_warns_and_reads_the_remaining_records(tmp_path, caplog):
-    path = tmp_path / "log.jsonl"
-    body = b"".join(lines_of(RECORDS[:2]))
-    path.write_bytes(body + lines_of(RECORDS)[2][:5])
-    with caplog.at_level("WARNING"):
-        log = repair_append_log(path)
-    assert log.records == RECORDS[:2] and log.torn == 5 and log.size == len(body)
-    assert "log.jsonl:3: dropping a half-written last line (5 bytes)" in caplog.text
-    assert read_append_log(tmp_path / "absent.jsonl").records == []
-
-
-def expert_record(step, phi):
-    return {"step": step, "layers": {"model.language_model.layers.0.mlp.up_proj": phi}}
-
-
-def test_expert_stats_torn_inside_a_character_and_cut_back_to_a_step(tmp_path):
-    path = tmp_path / "expert_stats.jsonl"
-    records = [expert_record(s, [0.25 * s, 1 - 0.25 * s]) for s in (1, 2, 3)]
-    torn = json.dumps({"step": 4, "note": "ü"}, ensure_ascii=False).encode()
-    path.write_bytes(b"".join((json.dumps(r) + "\n").encode() for r in records) + torn[:torn.index(b"\xc3") + 1])
-    assert read_expert_stats(path) == records  # the plot never sees the torn line
-    assert mean_expert_weights(read_expert_stats(path)) == {
-        "model.language_model.layers.0.mlp.up_proj": pytest.approx([0.5, 0.5])}
-
-    assert keep_records(path, lambda r: r["step"] <= 2) == 1  # a resume from step 2
-    assert read_expert_stats(path) == records[:2]
-    assert path.read_bytes().endswith(b"}\n") and not (tmp_path / "expert_stats.jsonl.tmp").exists()
-    assert keep_records(path, lambda r: r["step"] <= 2) == 0
-
-    path.write_text(json.dumps(records[0]) + "\n{\"step\": 2, \"lay\n" + json.dumps(records[2]) + "\n")
-    with pytest.raises(AppendLogError, match=r"expert_stats\.jsonl:2: corrupt line"):
-        read_expert_stats(path)
-
-
 def test_model_vqa_resumes_an_answers_file_cut_inside_a_character(tmp_path, caplog):
-    from .eval.eval_fixtures import make_eval_setup, run_vqa
-
     setup = make_eval_setup(tmp_path / "setup")
     full = tmp_path / "full.jsonl"
     assert run_vqa(setup, full) == 5

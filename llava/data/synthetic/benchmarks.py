@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import random
 
+from eval.jsonl import write_jsonl
 from llava.data.conversation import SHORT_ANSWER_PROMPT
 
-from .files import DatasetPaths, ImageWriter, item_rng, write_json, write_jsonl
+from .files import DatasetPaths, ImageWriter, item_rng, write_json
 from .tasks import CAPTION, TASKS, Example, capabilities, sample_example
 
 VQA_NUM_ANSWERS = 10  # VQAv2 collects ten human answers per question

@@ -15,12 +15,13 @@ from typing import Optional, Sequence
 
 from tqdm import tqdm
 
+from eval.jsonl import write_jsonl
 from llava.data.conversation import SHORT_ANSWER_PROMPT
 
 from .benchmarks import write_mmvet, write_vqav2
 from .cli import generator_parser
 from .files import DatasetPaths, ImageWriter, already_generated, conversation, generation_args, item_rng
-from .files import remove_generated, write_json, write_jsonl
+from .files import remove_generated, write_json
 from .scenes import caption
 from .tasks import CAPTION, TASKS, sample_example, sample_text_only
 

@@ -11,7 +11,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Iterator, List, Sequence
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import torch
 
@@ -23,6 +23,7 @@ class Sample:
     wall_s: float  # per call
     cpu_s: float  # per call, process CPU time (all threads)
     iters: int
+    peak_bytes: Optional[int] = None  # peak device memory during the block, where measured (bench.gpu)
 
     @property
     def utilisation(self) -> float:

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_VARIANTS = ("lora_kr", "moelora", "moelora_loop", "hydralora", "teamlora")
 ATTNS = ("sdpa", "flash_attention_2")
 GRAD_CKPT = ("on", "off")
-FFN_TARGETS = ("gate_proj", "up_proj", "down_proj")  # DESIGN §2: the paper adapts the FFN only
+FFN_TARGETS = ("gate_proj", "up_proj", "down_proj")  # the paper adapts the FFN only (docs/design.md#adapter-math)
 GIB = float(2 ** 30)
 
 # rounds per (attention, checkpointing) group: one optimizer step per variant and round (no blocks of calls)

@@ -6,7 +6,7 @@ import pytest
 
 from llava.eval.answers_file import AnswersFileError, answered_ids
 
-from .eval_fixtures import make_eval_setup, run_vqa
+from .eval_fixtures import run_vqa
 
 RECORDS = [{"question_id": 1, "text": "café"}, {"question_id": "b", "text": "ja, größer"},
            {"question_id": 3, "text": "猫が二匹"}]
@@ -40,8 +40,7 @@ def test_a_torn_character_before_the_end_is_corruption_with_its_line(tmp_path):
     assert path.read_bytes() == first + second[:cut] + b"\n" + third  # nothing repaired behind the user's back
 
 
-def test_model_vqa_resumes_an_answers_file_cut_inside_a_character(tmp_path, caplog):
-    setup = make_eval_setup(tmp_path / "setup")
+def test_model_vqa_resumes_an_answers_file_cut_inside_a_character(setup, tmp_path, caplog):
     full = tmp_path / "full.jsonl"
     assert run_vqa(setup, full) == 5
     lines = full.read_bytes().splitlines(keepends=True)

@@ -1,8 +1,8 @@
 """JSON-lines files (one JSON value a line): read with line numbers, written whole, appended durably.
 
 Every reader names the file and line of a bad line in one error. The caller picks the error's
-class (``error=``: its own package's, so its entry point prints one line) and, where its
-messages were worded before this module existed, the wording (``not_json=``, ``not_object=``).
+class (``error=``: its own package's, so its entry point prints one line) and, where it words them
+its own way (the training data reads like its JSON-list errors), the wording (``not_json=``, ``not_object=``).
 
 Append-only logs (answers files, expert statistics, grade caches, data events) are appended whole
 lines at a time, so a kill can only tear the end of the file: the bytes after the last newline are a

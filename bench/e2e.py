@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from teamlora import adapted_layers, count_parameters
-from llava.model.tiny import num_image_tokens, tiny_llava_config
+from llava.model.config import num_image_tokens
+from llava.model.tiny import tiny_llava_config
 
 from .cli import choices, require_min
 from .harness import Plan, bar_verdict, interleaved as interleave, plan_for as preset_plan, random_llava, run_mode
@@ -67,7 +68,7 @@ class Size:
 
 
 SIZES = {
-    # the embedded default's model (llava/model/tiny.py defaults; vocab 512) and its training batch
+    # the embedded default's model (llava/model/tiny/model.py defaults; vocab 512) and its training batch
     # (scripts/embedded_default.sh: 32 per step; synthetic samples are 48-109 tokens, mean 75, so a
     # batch padded to its longest row is about 96 tokens); generation as its eval: batch 32
     "tiny": Size("tiny", text_hidden=256, text_layers=2, text_intermediate=688, text_heads=4, vocab=512,

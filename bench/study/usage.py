@@ -22,7 +22,7 @@ from llava.data.conversation import get_template
 from llava.eval.generate import prepare_batch
 from llava.eval.questions import Question, read_questions
 from llava.model.checkpoint import load_pretrained_model
-from llava.model.tiny import num_image_tokens
+from llava.model.config import num_image_tokens
 from teamlora import adapted_layers, set_stats_tracking
 
 

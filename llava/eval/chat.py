@@ -20,7 +20,7 @@ from llava.data.dataset import ASPECT_RATIOS, image_pixels, load_rgb_image
 from llava.data.errors import BadSampleError
 from llava.model.checkpoint import load_pretrained_model, pick_device_dtype
 from llava.model.input_format import check_image_tokens, effective_input_format
-from llava.model.tiny import num_image_tokens
+from llava.model.config import num_image_tokens
 
 from .generate import Sampling, decode, generate_tokens
 from .inputs import left_pad, pad_token_id, prompt_ids

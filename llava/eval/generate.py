@@ -18,7 +18,7 @@ from tqdm import tqdm
 from llava.data.conversation import USER, ConversationTemplate
 from llava.data.errors import BadSampleError
 from llava.entry import FlagError
-from llava.model.tiny import num_image_tokens
+from llava.model.config import num_image_tokens
 
 from .inputs import left_pad, load_pixels, pad_token_id, prompt_ids
 from .questions import Question, parse_question

@@ -30,7 +30,7 @@ from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
 from llava.entry import FlagError
 
-from .tiny import num_image_tokens
+from .config import llava_config
 
 logger = logging.getLogger(__name__)
 
@@ -129,16 +129,9 @@ def compose_llava(
         lm.resize_token_embeddings(len(tokenizer))  # new rows start at the mean embedding
     lm.config.pad_token_id = tokenizer.pad_token_id
 
-    config = LlavaConfig(
-        vision_config=tower.config,
-        text_config=lm.config,
-        image_token_index=tokenizer.convert_tokens_to_ids(image_token),
-        vision_feature_layer=vision_feature_layer,
-        vision_feature_select_strategy=select_strategy,
-        projector_hidden_act="gelu",
-        tie_word_embeddings=lm.config.tie_word_embeddings,
-    )
-    config.image_seq_length = num_image_tokens(config)
+    config = llava_config(tower.config, lm.config, image_token_id=tokenizer.convert_tokens_to_ids(image_token),
+                          vision_feature_layer=vision_feature_layer, vision_feature_select_strategy=select_strategy,
+                          tie_word_embeddings=lm.config.tie_word_embeddings)
     model = _assemble(config, lm, tower)
     processor = LlavaProcessor(
         image_processor=image_processor,

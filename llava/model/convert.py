@@ -35,7 +35,7 @@ from transformers import (
 )
 
 from .builder import prepare_tokenizer, projector_key
-from .tiny import num_image_tokens
+from .config import llava_config
 
 logger = logging.getLogger(__name__)
 
@@ -126,16 +126,9 @@ def llava_config_from_original(original: dict, vision_config: CLIPVisionConfig, 
                          f"{vision_config.hidden_size} wide")
     llama_fields = set(LlamaConfig().to_dict()) - {"architectures", "model_type", "transformers_version"}
     text_config = LlamaConfig(**{k: v for k, v in original.items() if k in llama_fields})
-    config = LlavaConfig(
-        vision_config=vision_config,
-        text_config=text_config,
-        image_token_index=image_token_id,
-        vision_feature_layer=original.get("mm_vision_select_layer", -2),
-        vision_feature_select_strategy=SELECT_FEATURE[feature],
-        projector_hidden_act="gelu",
-    )
-    config.image_seq_length = num_image_tokens(config)
-    return config
+    return llava_config(vision_config, text_config, image_token_id=image_token_id,
+                        vision_feature_layer=original.get("mm_vision_select_layer", -2),
+                        vision_feature_select_strategy=SELECT_FEATURE[feature])
 
 
 def convert_checkpoint(src: str | Path, out: str | Path, vision_tower: Optional[str | Path] = None) -> Path:

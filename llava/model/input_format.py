@@ -21,6 +21,7 @@ from typing import Optional
 from llava.data.conversation import get_template
 
 from .checkpoint import RUN_INFO_NAME, read_run_info
+from .config import num_image_tokens
 from .original import is_original_config, read_config
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ NO_PADDING = ("none", "square")
 
 def input_format_record(*, conv_template: str, image_aspect_ratio: str, model_config, model_max_length: int) -> dict:
     """The fields training writes into llava_run.json (see the module docstring)."""
-    from .tiny import num_image_tokens
-
     return {
         "conv_template": get_template(conv_template).name,  # the alias v1 is stored as vicuna_v1
         "image_aspect_ratio": image_aspect_ratio,
@@ -126,8 +125,6 @@ def effective_input_format(model_path: str | Path, conv_mode: Optional[str] = No
 
 def check_image_tokens(fmt: InputFormat, model_config) -> None:
     """The recorded <image> token count must be the loaded model's."""
-    from .tiny import num_image_tokens
-
     actual = num_image_tokens(model_config)
     if fmt.num_image_tokens is not None and fmt.num_image_tokens != actual:
         raise ValueError(f"{fmt.source} records {fmt.num_image_tokens} image tokens per image, but the loaded "

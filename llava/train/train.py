@@ -21,7 +21,7 @@ from llava.model.input_format import input_format_record
 from .args import DataArguments, ModelArguments, TrainingArguments
 from .callbacks import PlotCallback
 from .checkpoints import check_resumable, newest_complete
-from .setup import (build_data, build_model, check_arguments, finish_data_report, init_distributed_for_cpu,
+from .build import (build_data, build_model, check_arguments, finish_data_report, init_distributed_for_cpu,
                     preflight_data)
 from .trainer import LlavaTrainer
 

@@ -22,7 +22,7 @@ _CORPUS = [
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from llava.model.tokenizer import train_tokenizer
+    from llava.model.tiny import train_tokenizer
 
     return train_tokenizer(_CORPUS * 20, vocab_size=400)
 

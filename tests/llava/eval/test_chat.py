@@ -9,22 +9,10 @@ from llava.data.conversation import ASSISTANT, USER, get_template
 from llava.eval.chat import chat, main
 from llava.eval.generate import Sampling, decode, generate_tokens
 from llava.eval.inputs import left_pad, load_pixels, prompt_ids
-from llava.model.checkpoint import load_pretrained_model
-from llava.model.tiny import num_image_tokens
-from .eval_fixtures import make_eval_setup
+from llava.model.config import num_image_tokens
 
 VICUNA = get_template("vicuna_v1")
 QUESTIONS = ["What colour is the shape?", "And what shape is it?"]
-
-
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    return make_eval_setup(tmp_path_factory.mktemp("eval_chat"))
-
-
-@pytest.fixture(scope="module")
-def loaded(setup):
-    return load_pretrained_model(setup["model_dir"])
 
 
 def expected_replies(model, processor, pixels, max_new_tokens):

@@ -15,7 +15,6 @@ from PIL import Image
 
 from llava.data.conversation import USER, get_template
 from llava.data.preprocess import IGNORE_INDEX, tokenize_conversation
-from llava.data.synthetic import generate_dataset
 from llava.eval.answers_file import answered_ids
 from llava.eval.generate import Sampling, generate_answers, generate_tokens, prepare_batch
 from llava.eval.inputs import left_pad, prompt_ids
@@ -23,21 +22,11 @@ from llava.eval.model_vqa import main as model_vqa_main
 from llava.eval.model_vqa import model_id_of
 from llava.eval.questions import QuestionFileError, get_chunk, read_questions, with_suffix
 from llava.model.checkpoint import load_pretrained_model
-from llava.model.tiny import num_image_tokens
+from llava.model.config import num_image_tokens
 
-from .eval_fixtures import make_eval_setup, run_vqa
+from .eval_fixtures import run_vqa
 
 VICUNA = get_template("vicuna_v1")
-
-
-@pytest.fixture(scope="session")
-def setup(tmp_path_factory):
-    return make_eval_setup(tmp_path_factory.mktemp("eval_gen"))
-
-
-@pytest.fixture(scope="module")
-def loaded(setup):
-    return load_pretrained_model(setup["model_dir"])
 
 
 def answers_of(model, processor, setup, batch_size, max_new_tokens=6):

@@ -11,7 +11,7 @@ from transformers import (
 )
 
 from llava.model.builder import compose_llava, load_llava, load_projector, pick_attn_implementation, save_projector
-from llava.model.tokenizer import train_tokenizer
+from llava.model.tiny import train_tokenizer
 
 TEXTS = ["USER: What colour is the circle? ASSISTANT: red", "a blue square on the left", "A chat between"] * 20
 PROMPT = "USER: <image>\nWhat colour? ASSISTANT:"
@@ -130,7 +130,7 @@ def test_quantization_skip_list_names_the_tower_projector_and_head():
     from transformers import LlavaForConditionalGeneration
 
     from llava.model.tiny import tiny_llava_config
-    from llava.train.setup import QUANT_SKIP_MODULES
+    from llava.train.build import QUANT_SKIP_MODULES
 
     config = tiny_llava_config(vocab_size=64, image_token_id=3, bos_token_id=1, eos_token_id=2, pad_token_id=0)
     with torch.device("meta"):

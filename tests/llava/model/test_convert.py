@@ -8,7 +8,7 @@ from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, 
 
 from llava.model.builder import load_llava
 from llava.model.convert import convert_checkpoint, main
-from llava.model.tokenizer import train_tokenizer
+from llava.model.tiny import train_tokenizer
 
 HIDDEN, TOWER_HIDDEN = 64, 32
 

@@ -118,7 +118,7 @@ def test_lora_enable_targets_every_language_model_linear_but_lm_head():
     from transformers import LlavaForConditionalGeneration
 
     from llava.model.tiny import tiny_llava_config
-    from llava.train.setup import adapter_config, language_model_linear_names
+    from llava.train.build import adapter_config, language_model_linear_names
 
     config = tiny_llava_config(vocab_size=64, image_token_id=4, bos_token_id=1, eos_token_id=2, pad_token_id=3,
                                vision_hidden=32, vision_layers=1, text_hidden=64, text_layers=1)
@@ -132,7 +132,7 @@ def test_lora_enable_targets_every_language_model_linear_but_lm_head():
 
 
 def test_teamlora_variant_flags_reach_the_adapter_config():
-    from llava.train.setup import adapter_config
+    from llava.train.build import adapter_config
     from teamlora.errors import AdapterConfigError
 
     parser = HfArgumentParser(ModelArguments)

@@ -143,7 +143,7 @@ def test_bad_training_flags_are_named(assets, tmp_path, extra, message):
 
 def test_adapter_flags_become_the_config():
     from llava.train.args import ModelArguments
-    from llava.train.setup import adapter_config
+    from llava.train.build import adapter_config
     from teamlora import AdapterConfigError
 
     cfg = adapter_config(ModelArguments(model_name_or_path="m", peft="teamlora", adapter_targets="gate_proj, up_proj"))

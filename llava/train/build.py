@@ -15,7 +15,7 @@ from llava.data.events import clear_events, events_dir, read_events
 from llava.data.preflight import enforce, run_preflight
 from llava.data.report import DataReport
 from llava.model.checkpoint import BaseModelSpec
-from llava.model.tiny import num_image_tokens
+from llava.model.config import num_image_tokens
 from teamlora import TeamLoraConfig, add_adapters, count_parameters
 
 from .args import ALL_LINEAR, PEFT_CHOICES, DataArguments, ModelArguments, TrainingArguments

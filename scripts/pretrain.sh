@@ -32,6 +32,6 @@ set -x
     --save_strategy steps --save_steps "${SAVE_STEPS:-1000}" --save_total_limit 1 \
     --learning_rate "${LR:-1e-3}" --weight_decay 0. --warmup_ratio 0.03 --lr_scheduler_type cosine \
     --logging_steps 1 --model_max_length 2048 \
-    --gradient_checkpointing True --dataloader_num_workers 4 --remove_unused_columns False \
+    --activation_checkpointing True --dataloader_num_workers 4 --remove_unused_columns False \
     --report_to "${REPORT_TO:-none}" \
     "$@"

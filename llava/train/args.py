@@ -152,8 +152,15 @@ class TrainingArguments(transformers.TrainingArguments):
         default=None, metadata={"help": "LLaVA's scripts' spelling of --eval_strategy (transformers 5 dropped it)."})
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "As LLaVA: False (the collator already gives the model exactly its inputs)."})
+    # Our own field, not transformers' deprecated alias: LLaVA's scripts pass it, so it must neither warn
+    # (transformers 5.24) nor go away (transformers 6).
+    gradient_checkpointing: Optional[bool] = field(
+        default=None, metadata={"help": "LLaVA's scripts' spelling of --activation_checkpointing (same meaning; "
+                                "--activation_checkpointing wins when both are given).", "nargs": "?", "const": True})
 
     def __post_init__(self):
+        if self.activation_checkpointing is None and self.gradient_checkpointing is not None:
+            self.activation_checkpointing = self.gradient_checkpointing  # set before transformers sees its alias
         if self.warmup_ratio is not None:
             self.warmup_steps = self.warmup_ratio
         if self.evaluation_strategy is not None:

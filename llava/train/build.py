@@ -121,10 +121,13 @@ def build_model(model_args: ModelArguments, training_args: TrainingArguments):
     model, processor = spec.build(torch_dtype=dtype, attn_implementation=model_args.attn_implementation,
                                   quantization_config=quant)
     model.config.use_cache = False
+    model.config.text_config.use_cache = False  # the language model reads its own config: no KV cache in training
     if quant is not None:
-        from peft import prepare_model_for_kbit_training  # norms to fp32, input grads for checkpointing
+        from peft import prepare_model_for_kbit_training  # norms to fp32
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=training_args.gradient_checkpointing)
+        # Checkpointing is the Trainer's (activation_checkpointing_enable); peft would switch it on through
+        # the deprecated gradient_checkpointing_enable, and the input grads it needs are set below.
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     if model_args.peft != "none":
         add_adapters(model, adapter_config(model_args, model))
         mode = "adapters"
@@ -136,7 +139,7 @@ def build_model(model_args: ModelArguments, training_args: TrainingArguments):
                 p.requires_grad_("vision_tower" not in name and not (
                     model_args.freeze_mm_mlp_adapter and "multi_modal_projector" in name))
         mode = "projector" if model_args.tune_mm_mlp_adapter else "full"
-    if training_args.gradient_checkpointing:
+    if training_args.activation_checkpointing:
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the graph
     logger.info("training mode %s: %s", mode, count_parameters(model))
     return model, processor, spec, mode

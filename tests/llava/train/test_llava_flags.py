@@ -5,6 +5,7 @@ finetune_task_lora}.sh, written out with paths replaced.
 """
 import dataclasses
 import shlex
+import warnings
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ LLAVA = {
 OURS_TAIL = """--bf16 True --output_dir {out} --num_train_epochs 1 --per_device_train_batch_size 16
     --per_device_eval_batch_size 4 --gradient_accumulation_steps {accum} --eval_strategy no --save_strategy steps
     --save_steps {save} --save_total_limit 1 --learning_rate {lr} --weight_decay 0. --warmup_steps 0.03
-    --lr_scheduler_type cosine --logging_steps 1 --tf32 True --model_max_length 2048 --gradient_checkpointing True
+    --lr_scheduler_type cosine --logging_steps 1 --tf32 True --model_max_length 2048 --activation_checkpointing True
     --dataloader_num_workers 4 --report_to wandb --remove_unused_columns False"""
 LORA = f"--peft lora --adapter_r 128 --adapter_alpha 256 --adapter_dropout 0.05 --adapter_targets {ALL_LINEAR}"
 OURS = {
@@ -112,6 +113,23 @@ def test_llava_command_line_means_our_flags(script, tmp_path, gpu_flags_parse_on
     assert theirs["adapter_targets"] == (ALL_LINEAR if lora else "gate_proj,up_proj,down_proj")
     assert theirs["image_aspect_ratio"] == ("square" if script == "pretrain" else "pad")
     assert theirs["conv_template"] == ("plain" if script == "pretrain" else "vicuna_v1")
+    assert theirs["activation_checkpointing"] is True  # from --gradient_checkpointing True
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], False),
+    (["--gradient_checkpointing", "True"], True),  # LLaVA's spelling
+    (["--gradient_checkpointing"], True),
+    (["--activation_checkpointing", "True"], True),  # transformers' current name
+    (["--gradient_checkpointing", "True", "--activation_checkpointing", "False"], False),  # the current name wins
+])
+def test_gradient_checkpointing_means_activation_checkpointing_without_a_warning(flags, expected, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # transformers 5.24 warns FutureWarning for its own alias
+        (args,) = HfArgumentParser(TrainingArguments).parse_args_into_dataclasses(
+            ["--output_dir", str(tmp_path), "--report_to", "none", *flags])
+    assert args.activation_checkpointing is expected
+    assert args.gradient_checkpointing is expected  # transformers mirrors the alias for code that reads it
 
 
 def test_lora_enable_targets_every_language_model_linear_but_lm_head():

@@ -24,6 +24,7 @@ def test_bf16_run_trains_float32_adapters_and_its_checkpoint_loads(assets, tmp_p
                               "--save_steps", "4", "--learning_rate", "3e-3", "--bf16", "True", "--plot", "False",
                               "--gradient_checkpointing", "True"))  # recomputed forwards cross the dtype hooks again
     model = trainer.model
+    assert model.is_activation_checkpointing  # LLaVA's --gradient_checkpointing True reached the model
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
     assert any("multi_modal_projector" in n for n in trainable) and any("lora_A" in n for n in trainable)
     assert {p.dtype for p in trainable.values()} == {torch.float32}, {n: p.dtype for n, p in trainable.items()}

@@ -30,7 +30,7 @@ from .timing import torch_threads
 
 MODE = "generate"
 
-# Speed bar (docs/design.md#speed-bars): the fused TeamLoRA costs about what LoRA of rank k*r costs, in generation as well.
+# docs/design.md#speed-bars: the fused TeamLoRA costs about what LoRA of rank k*r costs, in generation as well.
 BARS = (ThroughputBar("mid", "teamlora", "lora_kr", 0.95),)
 
 HELP = """\

@@ -62,7 +62,7 @@ class Bar:
         return ratio_key(self.shape, k, r, self.variant, self.ref, self.mode)
 
 
-# Speed bars (docs/design.md#speed-bars): fused TeamLoRA costs no more than LoRA of rank k*r; where the adapters are a large
+# docs/design.md#speed-bars: fused TeamLoRA costs no more than LoRA of rank k*r; where the adapters are a large
 # share of the step (small shape, k=8, r=16) it clearly beats the per-expert MoELoRA loop.
 BARS = (
     Bar("7b", None, "teamlora", "lora_kr", "train", 1.08),

@@ -35,7 +35,7 @@ MODE = "train"
 MIB = 1024 * 1024
 LR = 1e-4
 
-# Speed bars, end to end (docs/design.md#speed-bars): TeamLoRA training throughput >= 0.95x LoRA of equal parameters (rank k*r),
+# docs/design.md#speed-bars (end to end): TeamLoRA training throughput >= 0.95x LoRA of equal parameters (rank k*r),
 # and clearly above the per-expert MoELoRA loop, at the mid size (the tiny one is overhead-dominated).
 BARS = (
     ThroughputBar("mid", "teamlora", "lora_kr", 0.95),

@@ -8,7 +8,7 @@
     hydralora     HydraLoRA, fused forward
     teamlora      TeamLoRA, fused forward
 
-Every variant adapts the language model's FFN (docs/design.md#adapter-math) and trains the projector fully, as stage 2 does.
+Every variant adapts the language model's FFN (docs/design.md#adapter-math), trains the projector fully (stage 2).
 """
 from __future__ import annotations
 

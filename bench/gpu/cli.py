@@ -7,6 +7,7 @@ cut off leaves the parts it finished. What is measured and how: docs/benchmarks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -14,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Dict, Iterator, Optional, Sequence
 
 import torch
 
@@ -137,6 +138,45 @@ def settings_for(args: argparse.Namespace, device: torch.device) -> Settings:
     )
 
 
+def new_result(settings: Settings, image_tokens: int, train: dict, skipped_attn: Dict[str, Optional[str]], *,
+               time_budget_s: Optional[float]) -> dict:
+    """The result object before anything is measured: every part pending."""
+    device = settings.device
+    return {
+        "benchmark": "gpu",
+        "dry_run": settings.dry_run,
+        "device": device_name(device),
+        "gpu_memory_gib": torch.cuda.get_device_properties(device).total_memory / GIB if settings.cuda else None,
+        "versions": versions(),
+        "model": {"name": "tiny-llava (dry run)" if settings.dry_run else "llava-1.5-7b-shaped (random weights)",
+                  "params": None, "dtype": str(settings.dtype).removeprefix("torch."), "image_tokens": image_tokens},
+        "settings": {"batch": settings.batch, "seq_len": settings.seq_len, "steps": settings.steps,
+                     "warmup": settings.warmup, "attn": settings.attns, "grad_ckpt": settings.grad_ckpts,
+                     "variants": settings.variants, "k": settings.k, "r": settings.r,
+                     "targets": list(FFN_TARGETS), "lr": settings.lr, "quick": settings.quick,
+                     "time_budget_s": time_budget_s},
+        "skipped_attn": skipped_attn,
+        "train": train,
+        "ratios": flat_ratios(train),
+        "qlora": empty_qlora(PENDING),
+        "zero2": empty_zero2(PENDING),
+        "complete": False,  # true only in the file written after the last part
+        "elapsed_s": 0.0,
+        "part_s": {},  # seconds each finished part took: "build", "<attn>/ckpt_<on|off>", "qlora", "zero2"
+    }
+
+
+@contextlib.contextmanager
+def work_folder(settings: Settings) -> Iterator[Path]:
+    """--work-dir (kept), or a temporary folder removed at the end."""
+    if settings.work_dir:
+        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
+        yield Path(settings.work_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:
+        yield Path(tmp)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     if not args.dry_run and not torch.cuda.is_available():
@@ -153,28 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         raise SystemExit(f"bench.gpu: --seq-len {settings.seq_len} cannot hold {n_img} image tokens plus text")
 
     train, skipped_attn = plan_cells(settings)
-    result = {
-        "benchmark": "gpu",
-        "dry_run": settings.dry_run,
-        "device": device_name(device),
-        "gpu_memory_gib": torch.cuda.get_device_properties(device).total_memory / GIB if settings.cuda else None,
-        "versions": versions(),
-        "model": {"name": "tiny-llava (dry run)" if settings.dry_run else "llava-1.5-7b-shaped (random weights)",
-                  "params": None, "dtype": str(settings.dtype).removeprefix("torch."), "image_tokens": n_img},
-        "settings": {"batch": settings.batch, "seq_len": settings.seq_len, "steps": settings.steps,
-                     "warmup": settings.warmup, "attn": settings.attns, "grad_ckpt": settings.grad_ckpts,
-                     "variants": settings.variants, "k": settings.k, "r": settings.r,
-                     "targets": list(FFN_TARGETS), "lr": settings.lr, "quick": settings.quick,
-                     "time_budget_s": args.time_budget},
-        "skipped_attn": skipped_attn,
-        "train": train,
-        "ratios": flat_ratios(train),
-        "qlora": empty_qlora(PENDING),
-        "zero2": empty_zero2(PENDING),
-        "complete": False,  # true only in the file written after the last part
-        "elapsed_s": 0.0,
-        "part_s": {},  # seconds each finished part took: "build", "<attn>/ckpt_<on|off>", "qlora", "zero2"
-    }
+    result = new_result(settings, n_img, train, skipped_attn, time_budget_s=args.time_budget)
     out = ResultFile(args.json_out or default_json_path())
     log = settings.log
 
@@ -189,14 +208,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     log(f"bench.gpu on {result['device']}{' (dry run)' if settings.dry_run else ''}; JSON: {out.path}")
     save()
-    tmp = None
-    if settings.work_dir:
-        work_dir = Path(settings.work_dir)
-        work_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        tmp = tempfile.TemporaryDirectory(prefix="bench-gpu-")
-        work_dir = Path(tmp.name)
-    try:
+    with work_folder(settings) as work_dir:
         attn = first_attn(settings)
         log(f"building the base model ({result['model']['name']}, {result['model']['dtype']}, attn {attn})")
         start = time.perf_counter()
@@ -234,9 +246,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             log(f"ZeRO-2: {failure(err)}\n{traceback.format_exc()}")
             result["zero2"] = {**empty_zero2(failure(err)), "finished": False}
         part_done("zero2", time.perf_counter() - start)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
     result["complete"] = True
     line = save()

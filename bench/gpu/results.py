@@ -48,3 +48,4 @@ class ResultFile:
         tmp.write_text(line + "\n")
         os.replace(tmp, self.path)
         return line
+

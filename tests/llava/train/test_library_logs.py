@@ -39,16 +39,16 @@ AS_ON_AVX512_BF16 = textwrap.dedent("""
 """)
 
 
-def run_python(code, tmp_path):
+def run_python(code):
     env = {k: v for k, v in os.environ.items() if k not in ("LLAVA_DEBUG", "RANK")}
     env["OMP_NUM_THREADS"] = "1"
     return subprocess.run([sys.executable, "-c", AS_ON_AVX512_BF16 + textwrap.dedent(code)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
-def test_bare_bitsandbytes_import_prints_the_line(tmp_path):
+def test_bare_bitsandbytes_import_prints_the_line():
     # the control: without the project's filter the line is there, so the next test can fail
-    result = run_python("import bitsandbytes", tmp_path)
+    result = run_python("import bitsandbytes")
     assert result.returncode == 0, result.stderr[-3000:]
     assert KERNEL_LINE in result.stderr
 
@@ -61,7 +61,7 @@ def test_training_log_has_no_kernel_line_and_a_bits4_error_still_shows(tmp_path)
         sys.argv = ["train", "--model_name_or_path", {str(tmp_path / "m")!r}, "--data_path", "d.json",
                     "--output_dir", {str(tmp_path / "out")!r}, "--peft", "lora", "--bits", "4"]
         runpy.run_module("llava.train.train", run_name="__main__")
-    """, tmp_path)
+    """)
     assert "bitsandbytes imported: True" in result.stdout  # the line's source was imported on the way
     assert KERNEL_LINE not in result.stderr, result.stderr[-3000:]
     assert result.returncode == 2

@@ -52,8 +52,13 @@ def load_records(data_path: str) -> tuple[list[dict], list[str]]:
     """Records of a JSON-list or JSONL file, and where each one is (``"item 3"`` / ``"line 4"``)."""
     if not os.path.isfile(data_path):
         raise DatasetFileError(f"data file not found: {data_path}")
-    with open(data_path, encoding="utf-8") as f:
-        text = f.read()
+    with open(data_path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:  # name the line, as for malformed JSON
+        lineno = data.count(b"\n", 0, e.start) + 1
+        raise DatasetFileError(f"{data_path}: line {lineno} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     stripped = text.lstrip()
     if not stripped:
         raise DatasetFileError(f"{data_path}: the file is empty")

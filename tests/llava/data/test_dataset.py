@@ -176,6 +176,16 @@ def test_bad_data_file_names_file_and_line(tmp_path, content, message):
     assert "broken.jsonl" in str(info.value)
 
 
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_non_utf8_data_file_names_the_line(tmp_path, suffix):
+    path = tmp_path / f"latin1{suffix}"
+    body = '{"id": "a"}\n{"id": "caf\xe9"}\n' if suffix == ".jsonl" else '[\n {"id": "a"},\n {"id": "caf\xe9"}\n]'
+    path.write_bytes(body.encode("latin-1"))  # "é" as the single byte 0xe9
+    line = 2 if suffix == ".jsonl" else 3
+    with pytest.raises(DatasetFileError, match=f"latin1{suffix}: line {line} is not UTF-8 text"):
+        load_records(str(path))
+
+
 def test_missing_data_file(tmp_path):
     with pytest.raises(DatasetFileError, match="data file not found: .*absent.json"):
         load_records(str(tmp_path / "absent.json"))

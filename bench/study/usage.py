@@ -23,6 +23,7 @@ from llava.eval.generate import prepare_batch
 from llava.eval.questions import Question, read_questions
 from llava.model.checkpoint import load_pretrained_model
 from llava.model.config import num_image_tokens
+from llava.model.input_format import check_image_tokens, effective_input_format
 from teamlora import adapted_layers, set_stats_tracking
 
 
@@ -54,7 +55,7 @@ class _Accumulator:
 
 @torch.no_grad()
 def expert_usage(model, processor, questions: Iterable[Question], *, template, image_folder: str,
-                 batch_size: int = 32, progress: bool = True) -> Dict[str, Dict[str, dict]]:
+                 image_aspect_ratio: str = "pad", batch_size: int = 32, progress: bool = True) -> Dict[str, Dict[str, dict]]:
     """{task: {layer name: {"phi": [k], "omega": [k], "tokens": n}}}; {} for a model without routed layers."""
     layers = [(name, layer) for name, layer in adapted_layers(model) if layer.router is not None]
     if not layers:
@@ -74,7 +75,7 @@ def expert_usage(model, processor, questions: Iterable[Question], *, template, i
                 for start in tqdm(range(0, len(items), batch_size), desc=f"usage {task}", disable=not progress):
                     input_ids, attention_mask, pixels = prepare_batch(
                         items[start:start + batch_size], processor, template=template, image_folder=image_folder,
-                        image_tokens=image_tokens, image_aspect_ratio="pad")
+                        image_tokens=image_tokens, image_aspect_ratio=image_aspect_ratio)
                     acc.mask = attention_mask
                     inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
                     if pixels is not None:
@@ -95,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-path", required=True, help="a run directory or checkpoint written by llava.train")
     p.add_argument("--question-file", required=True, help="questions.jsonl with a 'category' per question")
     p.add_argument("--image-folder", required=True)
-    p.add_argument("--conv-mode", default="vicuna_v1")
+    p.add_argument("--conv-mode", default=None,
+                   help="prompt template; default: the one the checkpoint records (as model_vqa)")
+    p.add_argument("--image-aspect-ratio", default=None,
+                   help="square/pad; default: what the checkpoint records (as model_vqa)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--out", required=True, help="JSON file to write")
     return p
@@ -104,8 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = build_parser().parse_args(argv)
     model, processor = load_pretrained_model(args.model_path)
-    usage = expert_usage(model, processor, read_questions(args.question_file), template=get_template(args.conv_mode),
-                         image_folder=args.image_folder, batch_size=args.batch_size)
+    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
+    check_image_tokens(fmt, model.config)
+    usage = expert_usage(model, processor, read_questions(args.question_file), template=get_template(fmt.conv_template),
+                         image_folder=args.image_folder, image_aspect_ratio=fmt.image_aspect_ratio,
+                         batch_size=args.batch_size)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"model_path": str(args.model_path), "tasks": usage}, indent=1) + "\n")
     print(f"expert usage of {len(usage)} task(s) -> {args.out}")

@@ -33,6 +33,9 @@ class BadSampleError(ValueError):
         self.detail = detail
         super().__init__(f"bad sample {sample_id!r} [{reason}]: {detail}")
 
+    def __reduce__(self):  # pickled by its fields (the shared pre-flight sends it to the other ranks)
+        return (type(self), (self.sample_id, self.reason, self.detail))
+
 
 @dataclass
 class SkipCounter:
@@ -102,3 +105,7 @@ class DataPolicyError(ValueError):
             f"{total} records in {data_path} cannot be trained as they are: {listed}. "
             "Fix them, or rerun with --skip_bad_samples True to skip them (counted and named in data_report.json)"
         )
+
+
+class PreflightFailedError(RuntimeError):
+    """Rank 0's data pre-flight stopped with an error; the other ranks stop with this one, naming it."""

@@ -7,6 +7,7 @@ chunk; the Rust tokenizer uses every core), and its image file is checked to exi
 with ``decode_images`` every image is decoded, in parallel, as ``--validate_data`` asks).
 Token counts are those of ``tokenize_conversation`` (same segments, same pieces), so
 "over-long" here is exactly what training would truncate. The result is a ``DataReport``.
+Under several ranks only rank 0 makes the pass and sends the others its result (``run_preflight_once``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tqdm import tqdm
 
 from llava.data.conversation import render_segments
 from llava.data.dataset import LazySupervisedDataset, image_of, load_rgb_image
-from llava.data.errors import BadSampleError, DataPolicyError
+from llava.data.errors import BadSampleError, DataPolicyError, PreflightFailedError
 from llava.data.preprocess import normalize_conversation
 from llava.data.quirks import STOP
 from llava.data.report import DataReport
@@ -105,7 +106,43 @@ def _check_image(path: str, sample_id: str, decode: bool) -> Optional[BadSampleE
 
 def run_preflight(dataset: LazySupervisedDataset, *, decode_images: bool = False, workers: Optional[int] = None,
                   chunk: int = CHUNK, progress: bool = True) -> DataReport:
-    """The report of ``dataset``'s records under its policy (nothing is raised here; see ``enforce``)."""
+    """The report of ``dataset``'s records under its policy, its bad records handed to the dataset
+    (nothing is raised here; see ``enforce``)."""
+    report, errors = check_records(dataset, decode_images=decode_images, workers=workers, chunk=chunk,
+                                   progress=progress)
+    dataset.apply_preflight(errors)
+    return report
+
+
+def run_preflight_once(dataset: LazySupervisedDataset, *, decode_images: bool = False,
+                       progress: bool = True) -> DataReport:
+    """``run_preflight`` across ranks: rank 0 checks the records and sends its report and bad records to
+    the others (every rank reads the same file; a 665K-record pass runs once per job, not once per GPU).
+    Without an initialised process group (one process) it is ``run_preflight``."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return run_preflight(dataset, decode_images=decode_images, progress=progress)
+    box: list = [None]
+    if dist.get_rank() == 0:
+        try:
+            box[0] = ("ok", check_records(dataset, decode_images=decode_images, progress=progress))
+        except BaseException as err:  # the others wait in the broadcast: tell them, then raise here
+            dist.broadcast_object_list([("failed", f"{type(err).__name__}: {err}")], src=0)
+            raise
+    dist.broadcast_object_list(box, src=0)
+    status, payload = box[0]
+    if status != "ok":
+        raise PreflightFailedError(f"rank 0's data pre-flight of {dataset.data_path} failed ({payload})")
+    report, errors = payload
+    dataset.apply_preflight(errors)
+    return report
+
+
+def check_records(dataset: LazySupervisedDataset, *, decode_images: bool = False, workers: Optional[int] = None,
+                  chunk: int = CHUNK, progress: bool = True) -> tuple[DataReport, dict[int, BadSampleError]]:
+    """The report of ``dataset``'s records under its policy, and the first error of each record that
+    cannot be trained as it is (by index). Changes nothing."""
     tokenizer, template, image_token = dataset.tokenizer, dataset.template, dataset.image_token
     max_length, truncate = dataset.model_max_length, dataset.policy.truncate
     bos = 0 if tokenizer.bos_token_id is None else 1
@@ -169,8 +206,7 @@ def run_preflight(dataset: LazySupervisedDataset, *, decode_images: bool = False
             report.add(key, dataset.ids[index])
             if err is not None and index not in errors:
                 errors[index] = err
-    dataset.apply_preflight(errors)
-    return report
+    return report, errors
 
 
 def enforce(report: DataReport) -> None:

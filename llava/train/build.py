@@ -12,7 +12,7 @@ from llava.data.collator import DataCollatorForSupervisedDataset
 from llava.data.conversation import get_template
 from llava.data.dataset import LazySupervisedDataset
 from llava.data.events import clear_events, events_dir, read_events
-from llava.data.preflight import enforce, run_preflight
+from llava.data.preflight import enforce, run_preflight_once
 from llava.data.report import DataReport
 from llava.model.checkpoint import BaseModelSpec
 from llava.model.config import num_image_tokens
@@ -169,9 +169,8 @@ def preflight_data(dataset: LazySupervisedDataset, data_args: DataArguments,
                    training_args: TrainingArguments) -> DataReport:
     """Before the first step: one pass over the data, its table logged and saved in output_dir
     (data_report.json / .txt); stops (DataPolicyError) on quirks without a safe fix."""
-    with training_args.main_process_first(desc="data pre-flight"):
-        report = run_preflight(dataset, decode_images=data_args.validate_data,
-                               progress=not training_args.disable_tqdm and training_args.should_log)
+    report = run_preflight_once(dataset, decode_images=data_args.validate_data,  # rank 0 only, shared
+                                progress=not training_args.disable_tqdm and training_args.should_log)
     logger.info("data pre-flight (policy: truncate_long_samples=%s, skip_bad_samples=%s)\n%s",
                 data_args.truncate_long_samples, data_args.skip_bad_samples, report.table())
     out = training_args.output_dir

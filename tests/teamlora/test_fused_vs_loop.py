@@ -23,7 +23,7 @@ def make_layer(method, d_in=24, d_out=40, r=4, k=3, seed=0, **kw):
 
 
 def rel_err(a, b):
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
+    return float(((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).detach())
 
 
 CASES = [(m, 0, None) for m in METHODS if m != "teamlora"] + [

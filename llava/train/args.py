@@ -17,6 +17,8 @@ import transformers
 from llava.entry import FlagError  # one line on stderr, exit 2
 from teamlora import TeamLoraConfig
 
+from .save_and_stop import parse_signals
+
 _ADAPTER_HELP = TeamLoraConfig.help_text()  # the adapter flags say what the library's fields say
 
 PEFT_CHOICES = ("none", "lora", "moelora", "hydralora", "teamlora")
@@ -145,6 +147,15 @@ class TrainingArguments(transformers.TrainingArguments):
     auto_resume: bool = field(
         default=True, metadata={"help": "Continue from the newest checkpoint-* in output_dir when there is one."})
     plot: bool = field(default=True, metadata={"help": "Write loss_curve.png (and expert_utilisation.png) beside the run."})
+    stop_on_signals: str = field(
+        default="SIGTERM,SIGUSR1", metadata={"help": "On these signals, finish the step, save a checkpoint on every rank "
+                                             "and exit with code 75 (rerun to continue); 'none' to let them kill the run."})
+    time_limit_hours: Optional[float] = field(
+        default=None, metadata={"help": "Wall-clock budget from the process's start (e.g. the scheduler's limit): "
+                                "save and exit with code 75 before it runs out."})
+    stop_margin_minutes: float = field(
+        default=10.0, metadata={"help": "With --time_limit_hours: stop when less than this is left (or less than "
+                                "three of the slowest steps, a save included)."})
     warmup_ratio: Optional[float] = field(
         default=None, metadata={"help": "LLaVA's scripts' spelling: a warmup fraction, passed on as warmup_steps "
                                 "(transformers 5 takes a float in [0, 1) there)."})
@@ -165,4 +176,7 @@ class TrainingArguments(transformers.TrainingArguments):
             self.warmup_steps = self.warmup_ratio
         if self.evaluation_strategy is not None:
             self.eval_strategy = self.evaluation_strategy
+        parse_signals(self.stop_on_signals)  # an unknown name is one flag error before anything loads
+        if self.time_limit_hours is not None and self.time_limit_hours <= 0:
+            raise ValueError(f"--time_limit_hours must be > 0, got {self.time_limit_hours}")
         super().__post_init__()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Optional, Sequence
 
 import transformers
@@ -21,6 +22,7 @@ from llava.model.input_format import input_format_record
 from .args import DataArguments, ModelArguments, TrainingArguments
 from .callbacks import PlotCallback
 from .checkpoints import check_resumable, newest_complete
+from .save_and_stop import STOPPED_EXIT_CODE, SaveAndStopCallback, parse_signals
 from .build import (build_data, build_model, check_arguments, finish_data_report, init_distributed_for_cpu,
                     preflight_data)
 from .trainer import LlavaTrainer
@@ -49,7 +51,9 @@ def resume_point(training_args: TrainingArguments) -> Optional[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallback] = ()) -> LlavaTrainer:
-    """Parse argv (default: sys.argv), train, save. `callbacks` are added to the Trainer's (programmatic use)."""
+    """Parse argv (default: sys.argv), train, save. `callbacks` are added to the Trainer's (programmatic use).
+    A run stopped by a signal or --time_limit_hours saves its checkpoint and exits with code 75."""
+    started_at = time.monotonic()
     model_args, data_args, training_args = parse(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO if training_args.should_log else logging.WARNING)
@@ -68,13 +72,17 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
     logger.info("data: %d records from %s", len(dataset), data_args.data_path)
     data_report = preflight_data(dataset, data_args, training_args)  # before any step: the table, or a named stop
 
+    stop = SaveAndStopCallback(
+        parse_signals(training_args.stop_on_signals), started_at=started_at,
+        time_limit_s=None if training_args.time_limit_hours is None else training_args.time_limit_hours * 3600,
+        margin_s=training_args.stop_margin_minutes * 60)
     trainer = LlavaTrainer(
         model=model,
         args=training_args,
         train_dataset=dataset,
         data_collator=collator,
         processing_class=processor,
-        callbacks=([PlotCallback()] if training_args.plot else []) + list(callbacks),
+        callbacks=([PlotCallback()] if training_args.plot else []) + [stop] + list(callbacks),
         save_mode=save_mode,
         base_spec=base_spec,
         run_extra={**input_format_record(conv_template=data_args.conv_template, model_config=model.config,
@@ -86,6 +94,10 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
     if resume:
         logger.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
+    if stop.stopped:  # checkpoint-N is saved; the run is not finished, so no final model
+        logger.warning("stopped at step %d (%s): %s/checkpoint-%d holds the run; the same command continues it",
+                       stop.stopped_at, stop.stopped, training_args.output_dir, stop.stopped_at)
+        raise SystemExit(STOPPED_EXIT_CODE)
     trainer.save_state()
     trainer.save_model(training_args.output_dir)
     finish_data_report(dataset, data_report, training_args.output_dir, trainer.is_world_process_zero())

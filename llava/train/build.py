@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from typing import Tuple
 
 import torch
@@ -166,16 +165,14 @@ def build_data(data_args: DataArguments, training_args: TrainingArguments, model
 
 
 def preflight_data(dataset: LazySupervisedDataset, data_args: DataArguments,
-                   training_args: TrainingArguments) -> DataReport:
+                   training_args: TrainingArguments, resuming: bool) -> DataReport:
     """Before the first step: one pass over the data, its table logged and saved in output_dir
-    (data_report.json / .txt); stops (DataPolicyError) on quirks without a safe fix."""
+    (data_report.json / .txt); stops (DataPolicyError) on quirks without a safe fix. ``resuming``: the
+    run continues from a checkpoint, so the quirk events its earlier steps met are kept."""
     report = run_preflight_once(dataset, decode_images=data_args.validate_data,  # rank 0 only, shared
                                 progress=not training_args.disable_tqdm and training_args.should_log)
     logger.info("data pre-flight (policy: truncate_long_samples=%s, skip_bad_samples=%s)\n%s",
                 data_args.truncate_long_samples, data_args.skip_bad_samples, report.table())
-    out = training_args.output_dir
-    resuming = bool(training_args.resume_from_checkpoint) or (
-        training_args.auto_resume and os.path.isdir(out) and any(n.startswith("checkpoint-") for n in os.listdir(out)))
     if training_args.should_save:
         if not resuming:  # events of an earlier run in this folder are not this run's
             clear_events(events_dir(training_args.output_dir))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
 import transformers
@@ -30,14 +31,22 @@ from .trainer import LlavaTrainer
 logger = logging.getLogger("llava.train")
 
 
-def parse(argv: Optional[Sequence[str]] = None):
-    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+@contextmanager
+def plain_value_errors_as_flag_errors():
+    """A plain ValueError raised while flags are read or checked (a __post_init__, ours or transformers',
+    or check_arguments) is about the flags: one FlagError line at the command line. Named errors pass."""
     try:
-        return parser.parse_args_into_dataclasses(args=list(argv) if argv is not None else None)
-    except ValueError as e:  # a __post_init__ (ours or transformers') refusing a flag or a combination
+        yield
+    except ValueError as e:
         if is_named_error(type(e)):
             raise
         raise FlagError(str(e)) from e
+
+
+def parse(argv: Optional[Sequence[str]] = None):
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    with plain_value_errors_as_flag_errors():
+        return parser.parse_args_into_dataclasses(args=list(argv) if argv is not None else None)
 
 
 def resume_point(training_args: TrainingArguments) -> Optional[str]:
@@ -58,19 +67,17 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         level=logging.INFO if training_args.should_log else logging.WARNING)
     transformers.utils.logging.set_verbosity_warning()
-    try:
+    with plain_value_errors_as_flag_errors():
         check_arguments(model_args, training_args)
-    except ValueError as e:  # its plain ValueErrors are about flags: one error line at the command line
-        if is_named_error(type(e)):
-            raise
-        raise FlagError(str(e)) from e
     init_distributed_for_cpu(training_args)
     transformers.set_seed(training_args.seed)  # adapters are initialised before the Trainer seeds anything
 
     model, processor, base_spec, save_mode = build_model(model_args, training_args)
     dataset, collator = build_data(data_args, training_args, model, processor)
     logger.info("data: %d records from %s", len(dataset), data_args.data_path)
-    data_report = preflight_data(dataset, data_args, training_args)  # before any step: the table, or a named stop
+    resume = resume_point(training_args)  # before the pre-flight: a bad --resume_from_checkpoint stops first
+    # before any step: the table, or a named stop
+    data_report = preflight_data(dataset, data_args, training_args, resuming=resume is not None)
 
     stop = SaveAndStopCallback(
         parse_signals(training_args.stop_on_signals), started_at=started_at,
@@ -90,7 +97,6 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[TrainerCallba
                                          model_max_length=training_args.model_max_length),
                    "peft": model_args.peft},  # what eval follows (llava.model.input_format)
     )
-    resume = resume_point(training_args)
     if resume:
         logger.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)

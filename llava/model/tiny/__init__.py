@@ -7,8 +7,8 @@
 
 The real-model path (llava.model.builder, .checkpoint, .convert) does not import this package.
 """
-from .model import build_tiny_llava, has_model, tiny_llava_config
+from .model import TinySizes, build_tiny_llava, has_model, tiny_llava_config
 from .texts import dataset_texts
 from .tokenizer import train_tokenizer
 
-__all__ = ["build_tiny_llava", "dataset_texts", "has_model", "tiny_llava_config", "train_tokenizer"]
+__all__ = ["TinySizes", "build_tiny_llava", "dataset_texts", "has_model", "tiny_llava_config", "train_tokenizer"]

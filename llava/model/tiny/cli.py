@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .model import build_tiny_llava, has_model
+from .model import DEFAULT_VOCAB, TinySizes, build_tiny_llava, has_model
 from .texts import dataset_texts
 
 
@@ -20,15 +20,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Path:
                         help="synthetic dataset directory (pretrain.json and train.json train the tokenizer)")
     parser.add_argument("--out", default="playground/data/tiny-llava", help="output directory")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
-    parser.add_argument("--image-size", type=int, default=64, help="image side in pixels")
-    parser.add_argument("--patch-size", type=int, default=16,
+    parser.add_argument("--image-size", type=int, default=TinySizes.image_size, help="image side in pixels")
+    parser.add_argument("--patch-size", type=int, default=TinySizes.patch_size,
                         help="vision patch side; (image-size / patch-size)^2 image tokens per image")
-    parser.add_argument("--vocab-size", type=int, default=512, help="BPE vocabulary size")
-    parser.add_argument("--text-hidden", type=int, default=256, help="language model width")
-    parser.add_argument("--text-layers", type=int, default=2, help="language model layers")
-    parser.add_argument("--vision-hidden", type=int, default=128, help="vision tower width")
-    parser.add_argument("--vision-layers", type=int, default=2, help="vision tower layers")
-    parser.add_argument("--max-length", type=int, default=512, help="longest sequence (positions, tokenizer limit)")
+    parser.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB, help="BPE vocabulary size")
+    parser.add_argument("--text-hidden", type=int, default=TinySizes.text_hidden, help="language model width")
+    parser.add_argument("--text-layers", type=int, default=TinySizes.text_layers, help="language model layers")
+    parser.add_argument("--vision-hidden", type=int, default=TinySizes.vision_hidden, help="vision tower width")
+    parser.add_argument("--vision-layers", type=int, default=TinySizes.vision_layers, help="vision tower layers")
+    parser.add_argument("--max-length", type=int, default=TinySizes.max_length, help="longest sequence (positions, tokenizer limit)")
     parser.add_argument("--overwrite", action="store_true", help="rebuild even if --out holds a model")
     args = parser.parse_args(argv)
     out = Path(args.out)

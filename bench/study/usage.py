@@ -23,7 +23,7 @@ from llava.eval.generate import prepare_batch
 from llava.eval.questions import Question, read_questions
 from llava.model.checkpoint import load_pretrained_model
 from llava.model.config import num_image_tokens
-from llava.model.input_format import check_image_tokens, effective_input_format
+from llava.model.input_format import input_format_for
 from teamlora import adapted_layers, set_stats_tracking
 
 
@@ -108,8 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = build_parser().parse_args(argv)
     model, processor = load_pretrained_model(args.model_path)
-    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
-    check_image_tokens(fmt, model.config)
+    fmt = input_format_for(args.model_path, model.config, args.conv_mode, args.image_aspect_ratio)
     usage = expert_usage(model, processor, read_questions(args.question_file), template=get_template(fmt.conv_template),
                          image_folder=args.image_folder, image_aspect_ratio=fmt.image_aspect_ratio,
                          batch_size=args.batch_size)

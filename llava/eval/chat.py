@@ -19,7 +19,7 @@ from llava.data.conversation import ASSISTANT, USER, Turn, get_template
 from llava.data.dataset import ASPECT_RATIOS, image_pixels, load_rgb_image
 from llava.data.errors import BadSampleError
 from llava.model.checkpoint import load_pretrained_model, pick_device_dtype
-from llava.model.input_format import check_image_tokens, effective_input_format
+from llava.model.input_format import input_format_for
 from llava.model.config import num_image_tokens
 
 from .generate import Sampling, decode, generate_tokens
@@ -113,8 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device, dtype = pick_device_dtype(args.device, args.torch_dtype)
     model, processor = load_pretrained_model(args.model_path, args.model_base, torch_dtype=dtype)
     model.to(device)
-    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
-    check_image_tokens(fmt, model.config)
+    fmt = input_format_for(args.model_path, model.config, args.conv_mode, args.image_aspect_ratio)
     template = get_template(fmt.conv_template)
     pixel_values = None
     if image is not None:

@@ -27,7 +27,7 @@ from eval.jsonl import JsonlAppender
 from llava.data.conversation import SHORT_ANSWER_PROMPT, get_template
 from llava.data.dataset import ASPECT_RATIOS
 from llava.model.checkpoint import load_pretrained_model, pick_device_dtype
-from llava.model.input_format import check_image_tokens, effective_input_format
+from llava.model.input_format import input_format_for
 
 from .answers_file import AnswersFileError, answer_id, answered_ids
 from .generate import Sampling, generate_batches
@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     model, processor = load_pretrained_model(args.model_path, args.model_base, torch_dtype=dtype,
                                              attn_implementation=args.attn_implementation)
     # After loading: a hub checkpoint's config is in the cache by now (no second network request).
-    fmt = effective_input_format(args.model_path, args.conv_mode, args.image_aspect_ratio)
-    check_image_tokens(fmt, model.config)
+    fmt = input_format_for(args.model_path, model.config, args.conv_mode, args.image_aspect_ratio)
     template = get_template(fmt.conv_template)
     model.to(device)
     torch.manual_seed(args.seed)  # only sampling (temperature > 0) draws random numbers

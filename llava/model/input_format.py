@@ -129,3 +129,12 @@ def check_image_tokens(fmt: InputFormat, model_config) -> None:
     if fmt.num_image_tokens is not None and fmt.num_image_tokens != actual:
         raise ValueError(f"{fmt.source} records {fmt.num_image_tokens} image tokens per image, but the loaded "
                          f"model makes {actual}: its config or vision tower is not the one it was trained with")
+
+
+def input_format_for(model_path: str | Path, model_config, conv_mode: Optional[str] = None,
+                     image_aspect_ratio: Optional[str] = None) -> InputFormat:
+    """What every reader of a loaded checkpoint uses (model_vqa, the chat, the study's usage):
+    ``effective_input_format``, checked against the loaded model's image-token count."""
+    fmt = effective_input_format(model_path, conv_mode, image_aspect_ratio)
+    check_image_tokens(fmt, model_config)
+    return fmt

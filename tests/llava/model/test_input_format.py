@@ -16,6 +16,7 @@ from llava.model.checkpoint import BaseModelSpec, write_run_info
 from llava.model.input_format import (
     check_image_tokens,
     effective_input_format,
+    input_format_for,
     input_format_record,
 )
 
@@ -93,6 +94,9 @@ def test_recorded_image_token_count_must_match_the_model(tmp_path):
     check_image_tokens(effective_input_format(_run_dir(tmp_path, num_image_tokens=16)), config)
     with pytest.raises(ValueError, match=r"records 576 image tokens per image, but the loaded model makes 16"):
         check_image_tokens(effective_input_format(_run_dir(tmp_path, num_image_tokens=576)), config)
+    with pytest.raises(ValueError, match=r"records 576 image tokens per image, but the loaded model makes 16"):
+        input_format_for(_run_dir(tmp_path, num_image_tokens=576), config)  # what model_vqa, the chat, usage call
+    assert input_format_for(_run_dir(tmp_path, num_image_tokens=16), config, "plain").conv_template == "plain"
 
 
 @pytest.fixture(scope="module")

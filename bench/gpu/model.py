@@ -7,6 +7,8 @@ from typing import Dict, Sequence
 import torch
 from torch import nn
 
+from llava.model.config import llava_config
+
 from ..e2e import llava_batch
 from ..harness import random_llava
 from .settings import Settings
@@ -14,7 +16,7 @@ from .settings import Settings
 
 def llava7b_config():
     """LLaVA-1.5-7B as llava-hf/llava-1.5-7b-hf ships it: Vicuna-7B + CLIP ViT-L/14-336 + mlp2x_gelu."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+    from transformers import CLIPVisionConfig, LlamaConfig
 
     vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
                               image_size=336, patch_size=14, projection_dim=768, hidden_act="quick_gelu")
@@ -22,10 +24,9 @@ def llava7b_config():
                        num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096,
                        rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=32001,
                        tie_word_embeddings=False)
-    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=32000, vision_feature_layer=-2,
-                         vision_feature_select_strategy="default", projector_hidden_act="gelu")
-    config.image_seq_length = 576
-    return config
+    # the project's one LlavaConfig builder: LLaVA-1.5's projector, image_seq_length = 576 from the tower
+    return llava_config(vision, text, image_token_id=32000, vision_feature_layer=-2,
+                        vision_feature_select_strategy="default")
 
 
 def dry_config():

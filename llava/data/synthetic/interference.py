@@ -38,8 +38,8 @@ from eval.jsonl import write_jsonl
 from llava.data.conversation import SHORT_ANSWER_PROMPT
 
 from .cli import generator_parser, run_generator
-from .files import ImageWriter, already_generated, conversation, generation_args, item_rng, remove_generated
-from .files import write_json
+from .files import (ImageWriter, already_generated, conversation, generation_args, item_rng, remove_generated,
+                    write_json)
 from .scenes import COLOURS, centred_shape_scene
 from .tasks import TASKS, Example
 

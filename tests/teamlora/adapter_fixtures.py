@@ -1,4 +1,5 @@
-"""Helpers for adapter tests: give fresh adapters non-trivial weights so outputs actually differ."""
+"""Helpers for adapter tests: give fresh adapters non-trivial weights so outputs actually differ, and
+compare two tensors by their largest relative difference."""
 import torch
 
 from teamlora import adapted_layers
@@ -13,3 +14,8 @@ def randomize_adapters(model, seed: int = 0, scale: float = 0.1) -> None:
                 if name.startswith("base."):
                     continue
                 p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float32).to(p.dtype) * scale)
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| / max |b| (graphs detached)."""
+    return float(((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).detach())

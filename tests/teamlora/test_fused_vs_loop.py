@@ -6,7 +6,7 @@ from torch import nn
 from teamlora import TeamLoraConfig, TeamLoraLinear
 from teamlora.config import METHODS
 
-from .adapter_fixtures import randomize_adapters
+from .adapter_fixtures import randomize_adapters, rel_err
 
 
 def make_layer(method, d_in=24, d_out=40, r=4, k=3, seed=0, **kw):
@@ -20,10 +20,6 @@ def make_layer(method, d_in=24, d_out=40, r=4, k=3, seed=0, **kw):
         with torch.no_grad():  # M = I + noise, as training keeps it: the "authors" renormalisation stays far from 0/0
             layer.interaction.add_(torch.eye(k))
     return layer
-
-
-def rel_err(a, b):
-    return float(((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).detach())
 
 
 CASES = [(m, 0, None) for m in METHODS if m != "teamlora"] + [

@@ -17,7 +17,7 @@ from teamlora import AdapterConfigError, AdapterLoadError, TeamLoraConfig, TeamL
 from teamlora import adapted_layers, get_config, load_adapter_weights, load_adapters, save_adapters
 
 from ..conftest import make_tiny_llama
-from .adapter_fixtures import randomize_adapters
+from .adapter_fixtures import randomize_adapters, rel_err
 
 D_IN, D_OUT, R, K = 24, 40, 4, 3
 
@@ -51,10 +51,6 @@ def reference(layer, x, variant):
         else:
             y = y + s * omega[..., i:i + 1] * (z_i @ B[:, i * r:(i + 1) * r].t())
     return y
-
-
-def rel_err(a, b):
-    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-12))
 
 
 @pytest.mark.parametrize("variant", ["paper", "authors"])

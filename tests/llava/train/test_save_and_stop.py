@@ -120,6 +120,8 @@ def test_bad_signal_flag_is_one_flag_error(assets, tmp_path):
     data, model_dir = assets
     with pytest.raises(FlagError, match="SIGBOGUS"):
         main(train_args(data, model_dir, tmp_path / "o", "--stop_on_signals", "SIGBOGUS"))
+    with pytest.raises(FlagError, match="--time_limit_hours must be > 0, got 0.0"):
+        main(train_args(data, model_dir, tmp_path / "o", "--time_limit_hours", "0"))
 
 
 def _rank_main(rank, folder):
